@@ -1,0 +1,741 @@
+//! [`Btree`]: the public, typed handle of a store inside a transaction.
+//!
+//! Every method is async. Methods that change the tree are refused outside
+//! `ForWriting` transactions (and the refusal rolls the transaction back).
+//! The handle carries a cursor (SOP-style): `find`, `first`, `last`, `next`,
+//! `previous` move it; `current_*` read where it is. Ranges are also
+//! available as `futures::Stream`s in both directions.
+
+use std::cmp::Ordering;
+use std::ops::{Bound as RangeBound, RangeBounds};
+use std::sync::Arc;
+
+use futures::Stream;
+use uuid::Uuid;
+
+use crate::btree::item::{Item, ValueCell};
+use crate::btree::ops::Pos;
+use crate::btree::view::{Bound, Located, Step, TreeView, MAX_ID, MIN_ID};
+use crate::error::{Result, SopError};
+use crate::options::{TransactionMode, ValuePlacement};
+use crate::storage::frame::FrameKind;
+use crate::transaction::{Transaction, ViewCell};
+use crate::{Key, Value};
+
+/// Direction of a range scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Ascending key order.
+    Forward,
+    /// Descending key order.
+    Backward,
+}
+
+/// Key, id and version of the item under the cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemInfo<K> {
+    /// The key (with its ride-on fields).
+    pub key: K,
+    /// The item's id.
+    pub id: Uuid,
+    /// The id of the transaction that last wrote it.
+    pub version: u64,
+}
+
+/// A typed B-tree store opened in a transaction.
+///
+/// ```no_run
+/// # async fn demo() -> sop_core::Result<()> {
+/// use sop_core::{Database, DatabaseOptions, StoreOptions, TransactionMode};
+/// let db = Database::open(DatabaseOptions::new("/tmp/sop-demo")).await?;
+/// let tx = db.begin(TransactionMode::ForWriting).await?;
+/// let tree = tx.new_btree::<u64, String>("numbers", StoreOptions::default()).await?;
+/// tree.add(1, "one".into()).await?;
+/// assert!(tree.find(&1).await?);
+/// assert_eq!(tree.current_value().await?, Some("one".to_string()));
+/// tx.commit().await?;
+/// # Ok(()) }
+/// ```
+pub struct Btree<K, V> {
+    tx: Transaction,
+    cell: Arc<ViewCell<K, V>>,
+    cursor: parking_lot::Mutex<Option<Pos<K>>>,
+}
+
+impl<K: Key, V: Value> Clone for Btree<K, V> {
+    fn clone(&self) -> Self {
+        Btree {
+            tx: self.tx.clone(),
+            cell: self.cell.clone(),
+            cursor: parking_lot::Mutex::new(self.cursor.lock().clone()),
+        }
+    }
+}
+
+impl<K: Key, V: Value> Btree<K, V> {
+    pub(crate) fn new(tx: Transaction, cell: Arc<ViewCell<K, V>>) -> Self {
+        Btree {
+            tx,
+            cell,
+            cursor: parking_lot::Mutex::new(None),
+        }
+    }
+
+    /// The store's name.
+    pub fn name(&self) -> &str {
+        &self.cell.shared.name
+    }
+
+    /// The store's options.
+    pub fn options(&self) -> &crate::StoreOptions {
+        &self.cell.shared.options
+    }
+
+    /// The transaction this handle belongs to.
+    pub fn transaction(&self) -> &Transaction {
+        &self.tx
+    }
+
+    /// The committed version this handle reads, while the transaction has not
+    /// changed the store (`None` after a change). Higher layers key caches on it.
+    pub fn snapshot_version(&self) -> Option<u64> {
+        let v = self.cell.view.lock();
+        v.is_clean().then_some(v.base.seq)
+    }
+
+    async fn run<T>(
+        &self,
+        write: Option<&'static str>,
+        step: impl FnMut(&mut TreeView<K, V>) -> Step<T>,
+    ) -> Result<T> {
+        self.tx.check_active()?;
+        if let Some(op) = write {
+            if self.tx.mode() != TransactionMode::ForWriting {
+                let e = SopError::ReadOnlyTransaction {
+                    store: self.name().to_string(),
+                    op,
+                    mode: self.tx.mode(),
+                };
+                self.tx.close(&e);
+                return Err(e);
+            }
+        }
+        let r = self.cell.shared.drive(&self.cell.view, step).await;
+        if let Err(e) = &r {
+            self.tx.close(e);
+        }
+        r
+    }
+
+    fn fail<T>(&self, e: SopError) -> Result<T> {
+        self.tx.close(&e);
+        Err(e)
+    }
+
+    async fn make_cell(&self, value: V) -> Result<ValueCell<V>> {
+        match self.cell.shared.options.value_placement {
+            ValuePlacement::Small => Ok(ValueCell::Inline(value)),
+            placement => {
+                let bytes = match rmp_serde::to_vec(&value) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        return self.fail(SopError::Codec {
+                            store: self.name().to_string(),
+                            what: "value",
+                            reason: e.to_string(),
+                        })
+                    }
+                };
+                let id = Uuid::new_v4();
+                if let Err(e) = self
+                    .tx
+                    .engine()
+                    .write_blob(id, FrameKind::Value, bytes)
+                    .await
+                {
+                    return self.fail(e);
+                }
+                self.tx.note_blob(id);
+                if placement == ValuePlacement::Medium {
+                    self.tx.engine().values.put(id, Arc::new(value));
+                }
+                Ok(ValueCell::Blob(id))
+            }
+        }
+    }
+
+    async fn read_value(&self, item: &Item<K, V>) -> Result<V> {
+        match &item.value {
+            ValueCell::Inline(v) => Ok(v.clone()),
+            ValueCell::Blob(id) => {
+                let engine = self.tx.engine();
+                let medium = self.cell.shared.options.value_placement == ValuePlacement::Medium;
+                if medium {
+                    if let Some(v) = engine.values.get::<V>(*id) {
+                        return Ok((*v).clone());
+                    }
+                }
+                let bytes = match engine.read_blob(*id, FrameKind::Value).await {
+                    Ok(b) => b,
+                    Err(e) => return self.fail(e),
+                };
+                let v: V = match rmp_serde::from_slice(&bytes) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        return self.fail(SopError::Codec {
+                            store: self.name().to_string(),
+                            what: "value",
+                            reason: e.to_string(),
+                        })
+                    }
+                };
+                if medium {
+                    engine.values.put(*id, Arc::new(v.clone()));
+                }
+                Ok(v)
+            }
+        }
+    }
+
+    fn set_cursor(&self, item: Option<&Item<K, V>>) {
+        *self.cursor.lock() = item.map(|it| Pos {
+            key: it.key.clone(),
+            id: it.id,
+        });
+    }
+
+    fn new_item(&self, key: K, value: ValueCell<V>) -> Arc<Item<K, V>> {
+        Arc::new(Item {
+            key,
+            id: Uuid::now_v7(),
+            version: self.tx.id(),
+            value,
+        })
+    }
+
+    /// Number of items.
+    pub async fn count(&self) -> Result<u64> {
+        self.tx.check_active()?;
+        Ok(self.cell.view.lock().count)
+    }
+
+    /// Looks up the first item with `key` and records the observation.
+    async fn lookup(&self, op: Option<&'static str>, key: &K) -> Result<Option<Arc<Item<K, V>>>> {
+        self.run(op, |v| match v.find_first(key)? {
+            Some(loc) => {
+                let it = loc.item().cloned();
+                if let Some(it) = &it {
+                    v.record_item(it);
+                }
+                Ok(it)
+            }
+            None => {
+                v.record_absent(key);
+                Ok(None)
+            }
+        })
+        .await
+    }
+
+    /// Adds an item. In a unique tree returns `false` (and changes nothing)
+    /// when the key exists; in a duplicate tree always adds.
+    pub async fn add(&self, key: K, value: V) -> Result<bool> {
+        if self.cell.shared.options.unique && self.lookup(Some("add"), &key).await?.is_some() {
+            return Ok(false);
+        }
+        self.insert_new(key, value).await?;
+        Ok(true)
+    }
+
+    async fn insert_new(&self, key: K, value: V) -> Result<()> {
+        self.tx.check_active()?;
+        let cell = self.make_cell(value).await?;
+        let item = self.new_item(key, cell);
+        self.run(Some("add"), |v| v.insert_item(item.clone()))
+            .await?;
+        self.set_cursor(Some(&item));
+        Ok(())
+    }
+
+    /// Adds an item only when no item has `key` (also in duplicate trees).
+    pub async fn add_if_not_exist(&self, key: K, value: V) -> Result<bool> {
+        if self.lookup(Some("add_if_not_exist"), &key).await?.is_some() {
+            return Ok(false);
+        }
+        self.insert_new(key, value).await?;
+        Ok(true)
+    }
+
+    /// Inserts or replaces the (first) item with `key`; the stored key is
+    /// replaced too, so ride-on fields are updated.
+    pub async fn upsert(&self, key: K, value: V) -> Result<()> {
+        match self.lookup(Some("upsert"), &key).await? {
+            Some(old) => self.replace(&old, Some(key), Some(value)).await,
+            None => self.insert_new(key, value).await,
+        }
+    }
+
+    async fn replace(&self, old: &Arc<Item<K, V>>, key: Option<K>, value: Option<V>) -> Result<()> {
+        let value = match value {
+            Some(v) => self.make_cell(v).await?,
+            None => old.value.clone(),
+        };
+        let item = Arc::new(Item {
+            key: key.unwrap_or_else(|| old.key.clone()),
+            id: old.id,
+            version: self.tx.id(),
+            value,
+        });
+        let old_key = old.key.clone();
+        let replaced = self
+            .run(Some("update"), |v| v.replace_item(&old_key, item.clone()))
+            .await?;
+        if !replaced {
+            return self.fail(SopError::Conflict {
+                store: self.name().to_string(),
+                reason: "the item vanished during update".into(),
+            });
+        }
+        self.set_cursor(Some(&item));
+        Ok(())
+    }
+
+    /// Replaces the value of the (first) item with `key`; `false` when absent.
+    pub async fn update(&self, key: &K, value: V) -> Result<bool> {
+        match self.lookup(Some("update"), key).await? {
+            Some(old) => self.replace(&old, None, Some(value)).await.map(|_| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Replaces the key of the (first) item whose key compares equal to
+    /// `key` with `key` itself (updating ride-on fields); `false` when absent.
+    pub async fn update_key(&self, key: K) -> Result<bool> {
+        match self.lookup(Some("update_key"), &key).await? {
+            Some(old) => self.replace(&old, Some(key), None).await.map(|_| true),
+            None => Ok(false),
+        }
+    }
+
+    async fn current(&self) -> Result<Option<Arc<Item<K, V>>>> {
+        let Some(pos) = self.cursor.lock().clone() else {
+            return Ok(None);
+        };
+        self.run(None, |v| {
+            Ok(v.find_exact(&pos.key, pos.id)?
+                .and_then(|l| l.item().cloned()))
+        })
+        .await
+    }
+
+    async fn current_or_err(&self) -> Result<Arc<Item<K, V>>> {
+        match self.current().await? {
+            Some(it) => Ok(it),
+            None => self.fail(SopError::NoCurrentItem(self.name().to_string())),
+        }
+    }
+
+    /// Replaces the value of the item under the cursor.
+    pub async fn update_current_value(&self, value: V) -> Result<()> {
+        let it = self.current_or_err().await?;
+        self.run(Some("update_current_value"), |v| {
+            v.record_item(&it);
+            Ok(())
+        })
+        .await?;
+        self.replace(&it, None, Some(value)).await
+    }
+
+    /// Replaces the key of the item under the cursor with one that compares
+    /// equal (ride-on fields change, the position does not).
+    pub async fn update_current_key(&self, key: K) -> Result<()> {
+        let it = self.current_or_err().await?;
+        if self.cell.shared.order.compare(&it.key, &key) != Ordering::Equal {
+            return self.fail(SopError::InvalidArgument { field: "key", reason: format!("store '{}': update_current_key needs a key that compares equal to the current one", self.name()) });
+        }
+        self.run(Some("update_current_key"), |v| {
+            v.record_item(&it);
+            Ok(())
+        })
+        .await?;
+        self.replace(&it, Some(key), None).await
+    }
+
+    /// Removes the (first) item with `key`; `false` when absent.
+    pub async fn remove(&self, key: &K) -> Result<bool> {
+        let Some(it) = self.lookup(Some("remove"), key).await? else {
+            return Ok(false);
+        };
+        self.run(Some("remove"), |v| v.remove_item(&it.key, it.id))
+            .await?;
+        *self.cursor.lock() = None;
+        Ok(true)
+    }
+
+    /// Removes the item under the cursor.
+    pub async fn remove_current(&self) -> Result<()> {
+        let it = self.current_or_err().await?;
+        self.run(Some("remove_current"), |v| {
+            v.record_item(&it);
+            v.remove_item(&it.key, it.id)
+        })
+        .await?;
+        *self.cursor.lock() = None;
+        Ok(())
+    }
+
+    /// Positions the cursor on the first item with `key` and returns `true`;
+    /// on a miss returns `false` and positions the cursor on the neighbour
+    /// (the next greater item, or the last item when none is greater).
+    pub async fn find(&self, key: &K) -> Result<bool> {
+        let (hit, at) = self
+            .run(None, |v| {
+                let loc = v.seek(Bound::At(key, MIN_ID))?;
+                let next = v.settle(loc.clone())?;
+                let next_item = next.as_ref().and_then(|l| l.item().cloned());
+                if let Some(it) = &next_item {
+                    if v.cmp_keys(&it.key, key) == Ordering::Equal {
+                        v.record_item(it);
+                        return Ok((true, Some(it.clone())));
+                    }
+                }
+                let prev = v.before(&loc)?.and_then(|l| l.item().cloned());
+                v.record_gap(prev.as_deref(), next_item.as_deref());
+                Ok((false, next_item.or(prev)))
+            })
+            .await?;
+        self.set_cursor(at.as_deref());
+        Ok(hit)
+    }
+
+    /// Positions the cursor on the item with `key` and `id` (duplicate trees).
+    pub async fn find_with_id(&self, key: &K, id: Uuid) -> Result<bool> {
+        let found = self
+            .run(None, |v| {
+                let it = v.find_exact(key, id)?.and_then(|l| l.item().cloned());
+                if let Some(it) = &it {
+                    v.record_item(it);
+                }
+                Ok(it)
+            })
+            .await?;
+        if found.is_some() {
+            self.set_cursor(found.as_deref());
+        }
+        Ok(found.is_some())
+    }
+
+    /// The value of the (first) item with `key`, without moving the cursor.
+    pub async fn get(&self, key: &K) -> Result<Option<V>> {
+        match self.lookup(None, key).await? {
+            Some(it) => Ok(Some(self.read_value(&it).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Moves to the first item; `false` when the tree is empty.
+    pub async fn first(&self) -> Result<bool> {
+        let it = self
+            .run(None, |v| {
+                let loc = v.seek(Bound::Start)?;
+                let it = v.settle(loc)?.and_then(|l| l.item().cloned());
+                v.record_gap(None, it.as_deref());
+                if let Some(it) = &it {
+                    v.record_item(it);
+                }
+                Ok(it)
+            })
+            .await?;
+        self.set_cursor(it.as_deref());
+        Ok(it.is_some())
+    }
+
+    /// Moves to the last item; `false` when the tree is empty.
+    pub async fn last(&self) -> Result<bool> {
+        let it = self
+            .run(None, |v| {
+                let loc = v.seek(Bound::End)?;
+                let it = v.before(&loc)?.and_then(|l| l.item().cloned());
+                v.record_gap(it.as_deref(), None);
+                if let Some(it) = &it {
+                    v.record_item(it);
+                }
+                Ok(it)
+            })
+            .await?;
+        self.set_cursor(it.as_deref());
+        Ok(it.is_some())
+    }
+
+    async fn step(&self, forward: bool) -> Result<bool> {
+        let Some(pos) = self.cursor.lock().clone() else {
+            return self.fail(SopError::NoCurrentItem(self.name().to_string()));
+        };
+        let it = self
+            .run(None, |v| {
+                let loc = v.seek(Bound::At(&pos.key, pos.id))?;
+                let exact = loc.item().is_some_and(|it| it.id == pos.id);
+                let target: Option<Located<K, V>> = if forward {
+                    if exact {
+                        v.after(&loc)?
+                    } else {
+                        v.settle(loc)?
+                    }
+                } else {
+                    v.before(&loc)?
+                };
+                let it = target.and_then(|l| l.item().cloned());
+                let here = Item {
+                    key: pos.key.clone(),
+                    id: pos.id,
+                    version: 0,
+                    value: ValueCell::Blob(Uuid::nil()),
+                };
+                if forward {
+                    v.record_gap(Some(&here), it.as_deref());
+                } else {
+                    v.record_gap(it.as_deref(), Some(&here));
+                }
+                if let Some(it) = &it {
+                    v.record_item(it);
+                }
+                Ok(it)
+            })
+            .await?;
+        if it.is_some() {
+            self.set_cursor(it.as_deref());
+        }
+        Ok(it.is_some())
+    }
+
+    /// Moves to the next item; `false` (cursor unchanged) at the end.
+    pub async fn next(&self) -> Result<bool> {
+        self.step(true).await
+    }
+
+    /// Moves to the previous item; `false` (cursor unchanged) at the start.
+    pub async fn previous(&self) -> Result<bool> {
+        self.step(false).await
+    }
+
+    /// The key under the cursor.
+    pub async fn current_key(&self) -> Result<Option<K>> {
+        Ok(self.current().await?.map(|it| it.key.clone()))
+    }
+
+    /// Key, id and version of the item under the cursor.
+    pub async fn current_item(&self) -> Result<Option<ItemInfo<K>>> {
+        Ok(self.current().await?.map(|it| ItemInfo {
+            key: it.key.clone(),
+            id: it.id,
+            version: it.version,
+        }))
+    }
+
+    /// The value under the cursor (fetched on demand for medium/big values).
+    pub async fn current_value(&self) -> Result<Option<V>> {
+        match self.current().await? {
+            Some(it) => Ok(Some(self.read_value(&it).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads up to `limit` items from `start` in `direction`.
+    async fn batch(
+        &self,
+        start: &ScanFrom<K>,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<Arc<Item<K, V>>>> {
+        self.run(None, |v| {
+            let forward = direction == Direction::Forward;
+            let first: Option<Located<K, V>> = match (start, forward) {
+                (ScanFrom::Start, _) => {
+                    let l = v.seek(Bound::Start)?;
+                    v.settle(l)?
+                }
+                (ScanFrom::End, _) => {
+                    let l = v.seek(Bound::End)?;
+                    v.before(&l)?
+                }
+                (ScanFrom::At(k, id), true) => {
+                    let l = v.seek(Bound::At(k, *id))?;
+                    v.settle(l)?
+                }
+                (ScanFrom::After(k, id), true) => {
+                    let l = v.seek(Bound::At(k, *id))?;
+                    let exact = l.item().is_some_and(|it| it.id == *id);
+                    if exact {
+                        v.after(&l)?
+                    } else {
+                        v.settle(l)?
+                    }
+                }
+                (ScanFrom::At(k, id), false) | (ScanFrom::After(k, id), false) => {
+                    let l = v.seek(Bound::At(k, *id))?;
+                    v.before(&l)?
+                }
+            };
+            let mut out = Vec::with_capacity(limit.min(1024));
+            let mut cur = first;
+            let mut prev: Option<Arc<Item<K, V>>> = None;
+            while let Some(loc) = cur {
+                let Some(it) = loc.item().cloned() else { break };
+                if v.track_reads {
+                    if forward {
+                        v.record_gap(prev.as_deref(), Some(&it));
+                    } else {
+                        v.record_gap(Some(&it), prev.as_deref());
+                    }
+                    v.record_item(&it);
+                }
+                prev = Some(it.clone());
+                out.push(it);
+                if out.len() >= limit {
+                    break;
+                }
+                cur = if forward {
+                    v.after(&loc)?
+                } else {
+                    v.before(&loc)?
+                };
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Streams `(key, value)` pairs in `range`, in `direction`. Values of
+    /// medium/big stores are fetched as the stream advances.
+    pub fn range<R: RangeBounds<K>>(
+        &self,
+        range: R,
+        direction: Direction,
+    ) -> impl Stream<Item = Result<(K, V)>> + '_ {
+        use futures::StreamExt;
+        self.items(range, direction).then(move |r| async move {
+            let it = r?;
+            let v = self.read_value(&it).await?;
+            Ok((it.key.clone(), v))
+        })
+    }
+
+    /// Streams keys in `range` without fetching any value.
+    pub fn keys<R: RangeBounds<K>>(
+        &self,
+        range: R,
+        direction: Direction,
+    ) -> impl Stream<Item = Result<K>> + '_ {
+        use futures::StreamExt;
+        self.items(range, direction)
+            .map(|r| r.map(|it| it.key.clone()))
+    }
+
+    fn items<R: RangeBounds<K>>(
+        &self,
+        range: R,
+        direction: Direction,
+    ) -> impl Stream<Item = Result<Arc<Item<K, V>>>> + '_ {
+        let lo = clone_bound(range.start_bound());
+        let hi = clone_bound(range.end_bound());
+        let start = match direction {
+            Direction::Forward => match &lo {
+                RangeBound::Unbounded => ScanFrom::Start,
+                RangeBound::Included(k) => ScanFrom::At(k.clone(), MIN_ID),
+                RangeBound::Excluded(k) => ScanFrom::At(k.clone(), MAX_ID),
+            },
+            Direction::Backward => match &hi {
+                RangeBound::Unbounded => ScanFrom::End,
+                RangeBound::Included(k) => ScanFrom::After(k.clone(), MAX_ID),
+                RangeBound::Excluded(k) => ScanFrom::After(k.clone(), MIN_ID),
+            },
+        };
+        let state = ScanState {
+            next: Some(start),
+            buffer: std::collections::VecDeque::new(),
+            lo,
+            hi,
+            done: false,
+        };
+        futures::stream::unfold(state, move |mut st| async move {
+            loop {
+                if let Some(it) = st.buffer.pop_front() {
+                    return Some((Ok(it), st));
+                }
+                if st.done {
+                    return None;
+                }
+                let from = st.next.take()?;
+                match self.batch(&from, direction, 512).await {
+                    Err(e) => {
+                        st.done = true;
+                        return Some((Err(e), st));
+                    }
+                    Ok(items) => {
+                        if items.len() < 512 {
+                            st.done = true;
+                        }
+                        let order = &self.cell.shared.order;
+                        for it in items {
+                            let inside = match direction {
+                                Direction::Forward => match &st.hi {
+                                    RangeBound::Unbounded => true,
+                                    RangeBound::Included(h) => {
+                                        order.compare(&it.key, h) != Ordering::Greater
+                                    }
+                                    RangeBound::Excluded(h) => {
+                                        order.compare(&it.key, h) == Ordering::Less
+                                    }
+                                },
+                                Direction::Backward => match &st.lo {
+                                    RangeBound::Unbounded => true,
+                                    RangeBound::Included(l) => {
+                                        order.compare(&it.key, l) != Ordering::Less
+                                    }
+                                    RangeBound::Excluded(l) => {
+                                        order.compare(&it.key, l) == Ordering::Greater
+                                    }
+                                },
+                            };
+                            if !inside {
+                                st.done = true;
+                                break;
+                            }
+                            st.next = Some(ScanFrom::After(it.key.clone(), it.id));
+                            st.buffer.push_back(it);
+                        }
+                        if st.next.is_none() {
+                            st.done = true;
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
+
+fn clone_bound<K: Clone>(b: RangeBound<&K>) -> RangeBound<K> {
+    match b {
+        RangeBound::Included(k) => RangeBound::Included(k.clone()),
+        RangeBound::Excluded(k) => RangeBound::Excluded(k.clone()),
+        RangeBound::Unbounded => RangeBound::Unbounded,
+    }
+}
+
+/// Where a scan batch starts.
+enum ScanFrom<K> {
+    Start,
+    End,
+    /// Forward: first item `>= (k, id)`; backward: last item `< (k, id)`.
+    At(K, Uuid),
+    /// Forward: first item `> (k, id)`; backward: last item `< (k, id)`.
+    After(K, Uuid),
+}
+
+struct ScanState<K, V> {
+    next: Option<ScanFrom<K>>,
+    buffer: std::collections::VecDeque<Arc<Item<K, V>>>,
+    lo: RangeBound<K>,
+    hi: RangeBound<K>,
+    done: bool,
+}

@@ -1,0 +1,729 @@
+//! A transaction's private view of one store: a committed snapshot plus a
+//! copy-on-write overlay of the nodes this transaction changed.
+//!
+//! All algorithms here are synchronous and never block on I/O: when a node is
+//! neither in the overlay, the snapshot's dirty set nor the L1 cache, they stop
+//! with [`Interrupt::Need`] *before changing anything*; the async caller loads
+//! the blob on a blocking thread and runs the operation again. Mutations first
+//! pin every node they may touch (path and siblings), then change the overlay.
+//!
+//! Invariants:
+//! - `overlay` holds this transaction's new node contents; the snapshot
+//!   (`base`) is never modified.
+//! - `count` is the exact item count of the view.
+//! - `ops` lists the effective changes in order; `reads` lists observations to
+//!   re-validate at commit (only when `track_reads`).
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::btree::item::{Item, Node, ValueCell};
+use crate::btree::ops::{Op, Pos, ReadRecord};
+use crate::btree::store::StoreShared;
+use crate::btree::version::{NodeRef, TreeVersion};
+use crate::error::SopError;
+use crate::storage::registry::NodeId;
+use crate::{Key, Value};
+
+/// Why a synchronous step stopped.
+#[derive(Debug)]
+pub enum Interrupt {
+    /// Node `node` must be loaded from physical blob `physical` first.
+    Need {
+        /// Logical node id.
+        node: NodeId,
+        /// Its current blob.
+        physical: Uuid,
+    },
+    /// A real error.
+    Fail(SopError),
+}
+
+impl From<SopError> for Interrupt {
+    fn from(e: SopError) -> Self {
+        Interrupt::Fail(e)
+    }
+}
+
+/// Result of a synchronous step.
+pub type Step<T> = std::result::Result<T, Interrupt>;
+
+/// A position to seek to.
+#[derive(Debug, Clone, Copy)]
+pub enum Bound<'a, K> {
+    /// Before the first item.
+    Start,
+    /// The first item `>= (key, id)`.
+    At(&'a K, Uuid),
+    /// After the last item.
+    End,
+}
+
+/// Smallest and largest item ids, used to seek to the first / past the last
+/// item with a key.
+pub const MIN_ID: Uuid = Uuid::nil();
+/// See [`MIN_ID`].
+pub const MAX_ID: Uuid = Uuid::max();
+
+/// A located leaf position: the path of `(internal node, child index)` from
+/// the root, the leaf and the index in it (may equal `leaf.len()`).
+#[derive(Debug, Clone)]
+pub struct Located<K, V> {
+    /// Internal nodes from the root with the child taken.
+    pub path: Vec<(NodeId, usize)>,
+    /// The leaf's id.
+    pub leaf_id: NodeId,
+    /// The leaf.
+    pub leaf: Arc<Node<K, V>>,
+    /// Index within the leaf.
+    pub pos: usize,
+}
+
+impl<K, V> Located<K, V> {
+    /// The item at the position, if any.
+    pub fn item(&self) -> Option<&Arc<Item<K, V>>> {
+        match &*self.leaf {
+            Node::Leaf(items) => items.get(self.pos),
+            Node::Internal { .. } => None,
+        }
+    }
+}
+
+/// The transaction-private view.
+pub struct TreeView<K, V> {
+    /// The store.
+    pub shared: Arc<StoreShared<K, V>>,
+    /// The snapshot this view started from.
+    pub base: Arc<TreeVersion<K, V>>,
+    /// Current root.
+    pub root: NodeId,
+    /// Current exact count.
+    pub count: u64,
+    /// Changed or new nodes.
+    pub overlay: HashMap<NodeId, Arc<Node<K, V>>>,
+    /// Nodes removed from the tree by this view.
+    pub freed: HashSet<NodeId>,
+    /// Nodes pinned for the operation in progress.
+    pub pinned: HashMap<NodeId, Arc<Node<K, V>>>,
+    /// Effective changes, in order.
+    pub ops: Vec<Op<K, V>>,
+    /// Observations to validate at commit.
+    pub reads: Vec<ReadRecord<K>>,
+    /// Whether to record reads.
+    pub track_reads: bool,
+    /// Bumped by every structural change (invalidates cursors' cached paths).
+    pub epoch: u64,
+    /// Value blobs this view replaced or removed (deleted after commit).
+    pub superseded: Vec<Uuid>,
+}
+
+impl<K: Key, V: Value> TreeView<K, V> {
+    /// A fresh view on `base`.
+    pub fn new(
+        shared: Arc<StoreShared<K, V>>,
+        base: Arc<TreeVersion<K, V>>,
+        track_reads: bool,
+    ) -> Self {
+        TreeView {
+            root: base.root,
+            count: base.count,
+            shared,
+            base,
+            overlay: HashMap::new(),
+            freed: HashSet::new(),
+            pinned: HashMap::new(),
+            ops: Vec::new(),
+            reads: Vec::new(),
+            track_reads,
+            epoch: 0,
+            superseded: Vec::new(),
+        }
+    }
+
+    /// True when this view changed nothing.
+    pub fn is_clean(&self) -> bool {
+        self.ops.is_empty() && self.overlay.is_empty()
+    }
+
+    fn cmp_pos(&self, a: (&K, &Uuid), b: (&K, &Uuid)) -> Ordering {
+        self.shared
+            .order
+            .compare(a.0, b.0)
+            .then_with(|| a.1.cmp(b.1))
+    }
+
+    /// Compares keys with the store's order.
+    pub fn cmp_keys(&self, a: &K, b: &K) -> Ordering {
+        self.shared.order.compare(a, b)
+    }
+
+    /// Fetches a node without blocking.
+    pub fn node(&mut self, id: NodeId) -> Step<Arc<Node<K, V>>> {
+        if let Some(n) = self.overlay.get(&id) {
+            return Ok(n.clone());
+        }
+        if let Some(n) = self.pinned.get(&id) {
+            return Ok(n.clone());
+        }
+        let physical = match self.base.nodes.get(&id) {
+            Some(NodeRef::Dirty(n)) => return Ok(n.clone()),
+            Some(NodeRef::Flushed(p)) => *p,
+            Some(NodeRef::Freed) => {
+                return Err(SopError::format(
+                    format!("store '{}' node {id}", self.shared.name),
+                    "reference to a freed node",
+                )
+                .into())
+            }
+            None => self.shared.engine.registry_lookup(&self.shared.name, id)?,
+        };
+        match self.shared.engine.l1.get::<Node<K, V>>(physical) {
+            Some(n) => {
+                self.pinned.insert(id, n.clone());
+                Ok(n)
+            }
+            None => Err(Interrupt::Need { node: id, physical }),
+        }
+    }
+
+    /// Descends to the leaf position of `bound`.
+    pub fn seek(&mut self, bound: Bound<'_, K>) -> Step<Located<K, V>> {
+        let mut path = Vec::new();
+        let mut id = self.root;
+        loop {
+            let node = self.node(id)?;
+            match &*node {
+                Node::Internal { seps, children } => {
+                    let idx = match bound {
+                        Bound::Start => 0,
+                        Bound::End => children.len() - 1,
+                        Bound::At(k, kid) => seps.partition_point(|(sk, sid)| {
+                            self.cmp_pos((sk, sid), (k, &kid)) != Ordering::Greater
+                        }),
+                    };
+                    path.push((id, idx));
+                    id = children[idx];
+                }
+                Node::Leaf(items) => {
+                    let pos = match bound {
+                        Bound::Start => 0,
+                        Bound::End => items.len(),
+                        Bound::At(k, kid) => items.partition_point(|it| {
+                            self.cmp_pos((&it.key, &it.id), (k, &kid)) == Ordering::Less
+                        }),
+                    };
+                    return Ok(Located {
+                        path,
+                        leaf_id: id,
+                        leaf: node,
+                        pos,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Moves to the first position of the next leaf (`forward`) or the last
+    /// position of the previous leaf. `None` at the tree's end.
+    pub fn step_leaf(&mut self, loc: &Located<K, V>, forward: bool) -> Step<Option<Located<K, V>>> {
+        let mut path = loc.path.clone();
+        while let Some((pid, idx)) = path.pop() {
+            let parent = self.node(pid)?;
+            let Node::Internal { children, .. } = &*parent else {
+                continue;
+            };
+            let next = if forward {
+                (idx + 1 < children.len()).then_some(idx + 1)
+            } else {
+                idx.checked_sub(1)
+            };
+            if let Some(next) = next {
+                path.push((pid, next));
+                let mut id = children[next];
+                loop {
+                    let node = self.node(id)?;
+                    match &*node {
+                        Node::Internal { children, .. } => {
+                            let i = if forward { 0 } else { children.len() - 1 };
+                            path.push((id, i));
+                            id = children[i];
+                        }
+                        Node::Leaf(items) => {
+                            let pos = if forward {
+                                0
+                            } else {
+                                items.len().saturating_sub(1)
+                            };
+                            let len = items.len();
+                            let located = Located {
+                                path,
+                                leaf_id: id,
+                                leaf: node.clone(),
+                                pos,
+                            };
+                            if len == 0 {
+                                // Only an empty root leaf can be empty; skip defensively.
+                                return self.step_leaf(&located, forward);
+                            }
+                            return Ok(Some(located));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Normalises a position so that it points at an item (moving to the next
+    /// leaf when at a leaf's end). `None` past the last item.
+    pub fn settle(&mut self, loc: Located<K, V>) -> Step<Option<Located<K, V>>> {
+        if loc.pos < loc.leaf.len() {
+            return Ok(Some(loc));
+        }
+        self.step_leaf(&loc, true)
+    }
+
+    /// The position just before `loc` (`None` before the first item).
+    pub fn before(&mut self, loc: &Located<K, V>) -> Step<Option<Located<K, V>>> {
+        if loc.pos > 0 {
+            let mut l = loc.clone();
+            l.pos -= 1;
+            return Ok(Some(l));
+        }
+        self.step_leaf(loc, false)
+    }
+
+    /// The position just after `loc` (`None` past the last item).
+    pub fn after(&mut self, loc: &Located<K, V>) -> Step<Option<Located<K, V>>> {
+        let mut l = loc.clone();
+        l.pos += 1;
+        self.settle(l)
+    }
+
+    /// Item position of the first item with `key`, if any.
+    pub fn find_first(&mut self, key: &K) -> Step<Option<Located<K, V>>> {
+        let loc = self.seek(Bound::At(key, MIN_ID))?;
+        let Some(loc) = self.settle(loc)? else {
+            return Ok(None);
+        };
+        let hit = loc
+            .item()
+            .is_some_and(|it| self.cmp_keys(&it.key, key) == Ordering::Equal);
+        Ok(hit.then_some(loc))
+    }
+
+    /// Item position of exactly `(key, id)`, if any.
+    pub fn find_exact(&mut self, key: &K, id: Uuid) -> Step<Option<Located<K, V>>> {
+        let loc = self.seek(Bound::At(key, id))?;
+        let hit = loc
+            .item()
+            .is_some_and(|it| it.id == id && self.cmp_keys(&it.key, key) == Ordering::Equal);
+        Ok(hit.then_some(loc))
+    }
+
+    fn pos_of(item: &Item<K, V>) -> Pos<K> {
+        Pos {
+            key: item.key.clone(),
+            id: item.id,
+        }
+    }
+
+    /// Records that `item` was read.
+    pub fn record_item(&mut self, item: &Item<K, V>) {
+        if self.track_reads {
+            self.reads.push(ReadRecord::Item {
+                pos: Self::pos_of(item),
+                version: item.version,
+            });
+        }
+    }
+
+    /// Records that nothing lies between two positions.
+    pub fn record_gap(&mut self, lo: Option<&Item<K, V>>, hi: Option<&Item<K, V>>) {
+        if self.track_reads {
+            self.reads.push(ReadRecord::Gap {
+                lo: lo.map(Self::pos_of),
+                hi: hi.map(Self::pos_of),
+            });
+        }
+    }
+
+    /// Records that no item has `key`.
+    pub fn record_absent(&mut self, key: &K) {
+        if self.track_reads {
+            self.reads.push(ReadRecord::Absent(key.clone()));
+        }
+    }
+
+    // ----------------------------------------------------------------- writes
+
+    fn writable(&mut self, id: NodeId) -> Step<&mut Node<K, V>> {
+        if !self.overlay.contains_key(&id) {
+            let n = self.node(id)?;
+            self.overlay.insert(id, Arc::new((*n).clone()));
+        }
+        let arc = self
+            .overlay
+            .get_mut(&id)
+            .ok_or_else(|| SopError::format(format!("store node {id}"), "overlay lost a node"))?;
+        Ok(Arc::make_mut(arc))
+    }
+
+    fn new_node(&mut self, node: Node<K, V>) -> NodeId {
+        let id = self.shared.engine.allocate_node_id();
+        self.overlay.insert(id, Arc::new(node));
+        id
+    }
+
+    fn free_node(&mut self, id: NodeId) {
+        self.overlay.remove(&id);
+        self.pinned.remove(&id);
+        self.freed.insert(id);
+    }
+
+    /// Inserts `item` at its position; the caller has checked uniqueness.
+    pub fn insert_item(&mut self, item: Arc<Item<K, V>>) -> Step<()> {
+        let loc = self.seek(Bound::At(&item.key, item.id))?;
+        self.epoch += 1;
+        let slot = self.shared.options.slot_length;
+        let split = {
+            let Node::Leaf(items) = self.writable(loc.leaf_id)? else {
+                return Err(SopError::format("leaf", "expected a leaf").into());
+            };
+            items.insert(loc.pos, item.clone());
+            if items.len() > slot {
+                let right = items.split_off(items.len() / 2);
+                Some(right)
+            } else {
+                None
+            }
+        };
+        self.count += 1;
+        self.ops.push(Op::Insert(item));
+        if let Some(right) = split {
+            let sep = (right[0].key.clone(), right[0].id);
+            let right_id = self.new_node(Node::Leaf(right));
+            self.propagate_split(loc.path, loc.leaf_id, sep, right_id)?;
+        }
+        Ok(())
+    }
+
+    fn propagate_split(
+        &mut self,
+        mut path: Vec<(NodeId, usize)>,
+        mut left: NodeId,
+        mut sep: (K, Uuid),
+        mut right: NodeId,
+    ) -> Step<()> {
+        let slot = self.shared.options.slot_length;
+        loop {
+            let Some((pid, idx)) = path.pop() else {
+                // The root split: grow a level.
+                let root = self.new_node(Node::Internal {
+                    seps: vec![sep],
+                    children: vec![left, right],
+                });
+                self.root = root;
+                return Ok(());
+            };
+            let split = {
+                let Node::Internal { seps, children } = self.writable(pid)? else {
+                    return Err(
+                        SopError::format("internal node", "expected an internal node").into(),
+                    );
+                };
+                seps.insert(idx, sep);
+                children.insert(idx + 1, right);
+                if children.len() > slot {
+                    let mid = children.len() / 2;
+                    let right_children = children.split_off(mid);
+                    let mut right_seps = seps.split_off(mid - 1);
+                    let up = right_seps.remove(0);
+                    Some((
+                        up,
+                        Node::Internal {
+                            seps: right_seps,
+                            children: right_children,
+                        },
+                    ))
+                } else {
+                    None
+                }
+            };
+            match split {
+                None => return Ok(()),
+                Some((up, node)) => {
+                    left = pid;
+                    sep = up;
+                    right = self.new_node(node);
+                }
+            }
+        }
+    }
+
+    /// Replaces the item at `(old_key, item.id)` (the new key compares equal).
+    pub fn replace_item(&mut self, old_key: &K, item: Arc<Item<K, V>>) -> Step<bool> {
+        let Some(loc) = self.find_exact(old_key, item.id)? else {
+            return Ok(false);
+        };
+        let Node::Leaf(items) = self.writable(loc.leaf_id)? else {
+            return Err(SopError::format("leaf", "expected a leaf").into());
+        };
+        let old = std::mem::replace(&mut items[loc.pos], item.clone());
+        if let ValueCell::Blob(b) = old.value {
+            if !matches!(item.value, ValueCell::Blob(nb) if nb == b) {
+                self.superseded.push(b);
+            }
+        }
+        self.ops.push(Op::Replace {
+            old_key: old_key.clone(),
+            item,
+        });
+        Ok(true)
+    }
+
+    /// Removes the item `(key, id)`; `false` if absent.
+    pub fn remove_item(&mut self, key: &K, id: Uuid) -> Step<bool> {
+        let Some(loc) = self.find_exact(key, id)? else {
+            return Ok(false);
+        };
+        // Pin siblings along the path so rebalancing never needs a load.
+        for (pid, idx) in loc.path.clone() {
+            let parent = self.node(pid)?;
+            if let Node::Internal { children, .. } = &*parent {
+                if idx > 0 {
+                    self.node(children[idx - 1])?;
+                }
+                if idx + 1 < children.len() {
+                    self.node(children[idx + 1])?;
+                }
+            }
+        }
+        self.epoch += 1;
+        if let Node::Leaf(items) = self.writable(loc.leaf_id)? {
+            let old = items.remove(loc.pos);
+            if let ValueCell::Blob(b) = old.value {
+                self.superseded.push(b);
+            }
+        }
+        self.count -= 1;
+        self.ops.push(Op::Remove {
+            key: key.clone(),
+            id,
+        });
+        self.rebalance(loc.path, loc.leaf_id)?;
+        Ok(true)
+    }
+
+    fn rebalance(&mut self, mut path: Vec<(NodeId, usize)>, mut id: NodeId) -> Step<()> {
+        let slot = self.shared.options.slot_length;
+        let min = (slot / 4).max(1);
+        loop {
+            let len = self.node(id)?.len();
+            let Some((pid, idx)) = path.pop() else {
+                // Root: collapse an internal root with one child.
+                let root = self.node(id)?;
+                if let Node::Internal { children, .. } = &*root {
+                    if children.len() == 1 {
+                        self.root = children[0];
+                        self.free_node(id);
+                    }
+                }
+                return Ok(());
+            };
+            if len >= min {
+                return Ok(());
+            }
+            let parent = self.node(pid)?;
+            let Node::Internal { children, .. } = &*parent else {
+                return Ok(());
+            };
+            let (left_idx, right_idx) = if idx > 0 {
+                (idx - 1, idx)
+            } else if children.len() > 1 {
+                (idx, idx + 1)
+            } else {
+                return Ok(());
+            };
+            let (lid, rid) = (children[left_idx], children[right_idx]);
+            let l = self.node(lid)?;
+            let r = self.node(rid)?;
+            let sep = match &*parent {
+                Node::Internal { seps, .. } => seps[left_idx].clone(),
+                Node::Leaf(_) => return Ok(()),
+            };
+            if l.len() + r.len() <= slot {
+                // Merge right into left.
+                let merged = merge_nodes(&l, &r, sep);
+                *self.writable(lid)? = merged;
+                self.free_node(rid);
+                if let Node::Internal { seps, children } = self.writable(pid)? {
+                    seps.remove(left_idx);
+                    children.remove(right_idx);
+                }
+                id = pid;
+                continue;
+            }
+            // Borrow: even out the two siblings.
+            let (nl, nr, new_sep) = redistribute(&l, &r, sep);
+            *self.writable(lid)? = nl;
+            *self.writable(rid)? = nr;
+            if let Node::Internal { seps, .. } = self.writable(pid)? {
+                seps[left_idx] = new_sep;
+            }
+            return Ok(());
+        }
+    }
+
+    /// Reads a value cell (inline values only; blobs are resolved by the caller).
+    pub fn inline_value(item: &Item<K, V>) -> Option<&V> {
+        match &item.value {
+            ValueCell::Inline(v) => Some(v),
+            ValueCell::Blob(_) => None,
+        }
+    }
+
+    /// Applies a logged op (used by refetch-and-merge and recovery).
+    pub fn apply_op(&mut self, op: &Op<K, V>) -> Step<()> {
+        let store = self.shared.name.clone();
+        let conflict = |reason: String| {
+            Interrupt::Fail(SopError::Conflict {
+                store: store.clone(),
+                reason,
+            })
+        };
+        match op {
+            Op::Insert(item) => {
+                if self.shared.options.unique && self.find_first(&item.key)?.is_some() {
+                    return Err(conflict(
+                        "a key inserted by this transaction now exists".into(),
+                    ));
+                }
+                self.insert_item(item.clone())
+            }
+            Op::Replace { old_key, item } => {
+                if self.replace_item(old_key, item.clone())? {
+                    Ok(())
+                } else {
+                    Err(conflict(
+                        "an item updated by this transaction was removed".into(),
+                    ))
+                }
+            }
+            Op::Remove { key, id } => {
+                if self.remove_item(key, *id)? {
+                    Ok(())
+                } else {
+                    Err(conflict(
+                        "an item removed by this transaction was already removed".into(),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Checks one read record against this view (a view on the newest
+    /// committed version). `Ok(false)` means the observation changed.
+    pub fn still_holds(&mut self, rec: &ReadRecord<K>) -> Step<bool> {
+        match rec {
+            ReadRecord::Item { pos, version } => {
+                let Some(loc) = self.find_exact(&pos.key, pos.id)? else {
+                    return Ok(false);
+                };
+                Ok(loc.item().is_some_and(|it| it.version == *version))
+            }
+            ReadRecord::Absent(key) => Ok(self.find_first(key)?.is_none()),
+            ReadRecord::Gap { lo, hi } => {
+                let start = match lo {
+                    None => self.seek(Bound::Start)?,
+                    Some(p) => match self.find_exact(&p.key, p.id)? {
+                        Some(l) => {
+                            let mut l = l;
+                            l.pos += 1;
+                            l
+                        }
+                        None => return Ok(false),
+                    },
+                };
+                let next = self.settle(start)?;
+                Ok(match (next.as_ref().and_then(|l| l.item()), hi) {
+                    (None, None) => true,
+                    (Some(it), Some(p)) => it.id == p.id,
+                    _ => false,
+                })
+            }
+        }
+    }
+}
+
+fn merge_nodes<K: Clone, V: Clone>(l: &Node<K, V>, r: &Node<K, V>, sep: (K, Uuid)) -> Node<K, V> {
+    match (l, r) {
+        (Node::Leaf(a), Node::Leaf(b)) => Node::Leaf(a.iter().chain(b).cloned().collect()),
+        (
+            Node::Internal {
+                seps: sa,
+                children: ca,
+            },
+            Node::Internal {
+                seps: sb,
+                children: cb,
+            },
+        ) => {
+            let mut seps = sa.clone();
+            seps.push(sep);
+            seps.extend(sb.iter().cloned());
+            let mut children = ca.clone();
+            children.extend(cb.iter().copied());
+            Node::Internal { seps, children }
+        }
+        _ => l.clone(),
+    }
+}
+
+fn redistribute<K: Clone, V: Clone>(
+    l: &Node<K, V>,
+    r: &Node<K, V>,
+    sep: (K, Uuid),
+) -> (Node<K, V>, Node<K, V>, (K, Uuid)) {
+    match (l, r) {
+        (Node::Leaf(a), Node::Leaf(b)) => {
+            let all: Vec<_> = a.iter().chain(b).cloned().collect();
+            let mid = all.len() / 2;
+            let right = all[mid..].to_vec();
+            let new_sep = (right[0].key.clone(), right[0].id);
+            (Node::Leaf(all[..mid].to_vec()), Node::Leaf(right), new_sep)
+        }
+        (
+            Node::Internal {
+                seps: sa,
+                children: ca,
+            },
+            Node::Internal {
+                seps: sb,
+                children: cb,
+            },
+        ) => {
+            let mut seps = sa.clone();
+            seps.push(sep);
+            seps.extend(sb.iter().cloned());
+            let mut children = ca.clone();
+            children.extend(cb.iter().copied());
+            let mid = children.len() / 2;
+            let right_children = children.split_off(mid);
+            let mut right_seps = seps.split_off(mid - 1);
+            let up = right_seps.remove(0);
+            (
+                Node::Internal { seps, children },
+                Node::Internal {
+                    seps: right_seps,
+                    children: right_children,
+                },
+                up,
+            )
+        }
+        _ => (l.clone(), r.clone(), sep),
+    }
+}

@@ -1,0 +1,88 @@
+//! [`Database`]: the single entry point of the engine.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::engine::{Engine, EngineStats};
+use crate::error::Result;
+use crate::options::{DatabaseOptions, Mode, TransactionMode, TransactionOptions};
+use crate::storage::fsio;
+use crate::transaction::Transaction;
+use crate::SopError;
+
+/// An open database. Cheap to clone; clones share everything.
+///
+/// ```no_run
+/// # async fn demo() -> sop_core::Result<()> {
+/// use sop_core::{Database, DatabaseOptions, StoreOptions, TransactionMode};
+/// let db = Database::open(DatabaseOptions::new("./sop-data")).await?;
+/// let tx = db.begin(TransactionMode::ForWriting).await?;
+/// let users = tx.new_btree::<String, String>("users", StoreOptions::default()).await?;
+/// users.upsert("ada".into(), "Ada Lovelace".into()).await?;
+/// tx.commit().await?;
+/// db.close().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Database {
+    pub(crate) engine: Arc<Engine>,
+}
+
+impl Database {
+    /// Opens (creating when missing) the database described by `options`,
+    /// recovering from any crash: a complete checkpoint journal is re-applied,
+    /// a torn one ignored, and the WAL is replayed as stores are opened.
+    pub async fn open(options: DatabaseOptions) -> Result<Database> {
+        if let Mode::Clustered { redis_url } = &options.mode {
+            return Err(SopError::InvalidArgument {
+                field: "mode",
+                reason: format!("clustered mode ({redis_url}) is not available in this build yet; use Mode::Standalone"),
+            });
+        }
+        let engine = fsio::blocking(move || Engine::open(options)).await?;
+        Ok(Database {
+            engine: Arc::new(engine),
+        })
+    }
+
+    /// Begins a transaction with the default `max_time` (15 minutes).
+    pub async fn begin(&self, mode: TransactionMode) -> Result<Transaction> {
+        self.begin_with(TransactionOptions::new(mode)).await
+    }
+
+    /// Begins a transaction with explicit options.
+    pub async fn begin_with(&self, options: TransactionOptions) -> Result<Transaction> {
+        Ok(Transaction::begin(self.engine.clone(), options))
+    }
+
+    /// Writes every change committed so far into node blobs and the registry
+    /// and trims the WAL.
+    pub async fn checkpoint(&self) -> Result<()> {
+        self.engine.checkpoint().await
+    }
+
+    /// Deletes a store for good (not transactional). `false` when missing.
+    pub async fn remove_btree(&self, name: &str) -> Result<bool> {
+        self.engine.drop_store(name).await
+    }
+
+    /// Names of the stores, sorted.
+    pub fn store_names(&self) -> Vec<String> {
+        self.engine.catalog.lock().stores.keys().cloned().collect()
+    }
+
+    /// Engine counters.
+    pub fn stats(&self) -> EngineStats {
+        self.engine.stats()
+    }
+
+    /// The primary stores folder.
+    pub fn folder(&self) -> &Path {
+        self.engine.folder()
+    }
+
+    /// Checkpoints and releases the database.
+    pub async fn close(self) -> Result<()> {
+        self.engine.checkpoint().await
+    }
+}

@@ -1,0 +1,638 @@
+//! The engine: everything a database shares between its transactions.
+//!
+//! Owns the blob store, the registry (files and in-memory handles), the WAL,
+//! the catalog, the caches, the open typed stores and the garbage list.
+//!
+//! # Commit protocol (see ARCHITECTURE.md)
+//! 1. Lock the commit gate shared, then each touched store's commit lock in
+//!    name order (no deadlock).
+//! 2. Per store: if nobody committed since the transaction's snapshot, its
+//!    overlay becomes the new version; otherwise re-validate its reads against
+//!    the newest version and replay its effective ops there (refetch-and-merge).
+//! 3. Fsync the value blobs it wrote, append one WAL record, fsync the WAL:
+//!    **the commit point**.
+//! 4. Publish the new versions; release locks; queue superseded blobs.
+//!
+//! # Checkpoint
+//! Takes the gate exclusively, writes every dirty node as a new blob, then a
+//! journal holding the changed registry blocks and the new catalog; once the
+//! journal is durable the blocks and catalog are written in place, the WAL is
+//! trimmed and the journal removed. A crash anywhere replays the journal (if
+//! complete) or ignores it (if not) — the WAL still covers everything.
+//!
+//! # Garbage
+//! A superseded blob is deleted only when every transaction that began before
+//! it was superseded has ended (`generation` bookkeeping).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use uuid::Uuid;
+
+use crate::btree::store::ErasedStore;
+use crate::cache::l1::L1Cache;
+use crate::cache::l2::{L2Cache, MemoryL2Cache};
+use crate::error::{Result, SopError};
+use crate::options::DatabaseOptions;
+use crate::storage::blob_store::{BlobStore, FileBlobBackend};
+use crate::storage::catalog::{Catalog, StoreInfo};
+use crate::storage::commit_record::{CommitRecord, StoreRecord};
+use crate::storage::frame::{self, FrameKind};
+use crate::storage::registry::{
+    encode_block, BlockImage, Handle, NodeId, RegistryFiles, BLOCK_SIZE, HANDLES_PER_BLOCK,
+};
+use crate::storage::wal::{Wal, WalEntry};
+use crate::storage::{checked_json, fsio};
+
+/// Ops of one store waiting to be replayed when the store is first opened.
+#[derive(Debug, Clone)]
+pub struct PendingOps {
+    /// WAL position.
+    pub lsn: u64,
+    /// Transaction that wrote them.
+    pub tx_id: u64,
+    /// Encoded ops.
+    pub ops: Vec<u8>,
+}
+
+/// Counters reported by [`crate::Database::stats`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Checkpoints taken by this process.
+    pub checkpoints: u64,
+    /// Commits that needed refetch-and-merge.
+    pub merged_commits: u64,
+    /// Registry blocks repaired at open.
+    pub repaired_blocks: u64,
+    /// WAL records replayed at open.
+    pub replayed_records: u64,
+    /// Blobs deleted by garbage collection.
+    pub collected_blobs: u64,
+    /// Post-commit maintenance (GC, checkpoint) failures; the commits stood.
+    pub maintenance_errors: u64,
+}
+
+/// Shared state of an open database.
+pub struct Engine {
+    /// The primary stores folder.
+    pub folder: PathBuf,
+    /// Options the database was opened with.
+    pub options: DatabaseOptions,
+    /// Node and value blobs.
+    pub blobs: BlobStore,
+    /// Registry files.
+    pub registry_files: RegistryFiles,
+    /// In-memory registry handles.
+    pub registry: RwLock<HashMap<NodeId, Handle>>,
+    /// Decoded nodes.
+    pub l1: L1Cache,
+    /// Decoded values of medium placement.
+    pub values: L1Cache,
+    /// The L2 cache.
+    pub l2: Arc<dyn L2Cache>,
+    /// The write-ahead log.
+    pub wal: Wal,
+    /// The catalog as of the last checkpoint plus stores created since.
+    pub catalog: Mutex<Catalog>,
+    /// Stores opened with their types.
+    pub stores: Mutex<HashMap<String, Arc<dyn ErasedStore>>>,
+    /// Serialises typed opening of stores.
+    pub open_lock: tokio::sync::Mutex<()>,
+    /// Ops waiting for their store to be opened.
+    pub pending: Mutex<HashMap<u32, Vec<PendingOps>>>,
+    /// Store ids removed since the last checkpoint.
+    pub dropped: Mutex<HashSet<u32>>,
+    /// Commits hold it shared; checkpoints exclusively.
+    pub commit_gate: Arc<tokio::sync::RwLock<()>>,
+    next_node_id: AtomicU64,
+    /// Bumped by every commit.
+    pub generation: AtomicU64,
+    active: Mutex<BTreeMap<u64, usize>>,
+    garbage: Mutex<Vec<(u64, Uuid)>>,
+    stats: Mutex<EngineStats>,
+}
+
+const CATALOG_TAG: &str = "catalog";
+const OPTIONS_TAG: &str = "options";
+
+impl Engine {
+    /// Opens or creates the database files and recovers.
+    pub fn open(options: DatabaseOptions) -> Result<Engine> {
+        options.validate()?;
+        let persisted = options.persisted();
+        for folder in &options.stores_folders {
+            fsio::ensure_dir(folder)?;
+            let path = folder.join("options.json");
+            match checked_json::read::<crate::options::PersistedOptions>(&path, OPTIONS_TAG)? {
+                Some(existing) if existing != persisted => {
+                    return Err(SopError::OptionsConflict {
+                        path,
+                        reason: format!("stored {existing:?}, requested {persisted:?}"),
+                    })
+                }
+                Some(_) => {}
+                None => checked_json::write(&path, OPTIONS_TAG, &persisted)?,
+            }
+        }
+        let folder = options.stores_folders[0].clone();
+        let registry_files = RegistryFiles::new(&folder, options.registry_segment_blocks);
+        replay_journal(&folder, &registry_files)?;
+        let mut catalog: Catalog =
+            checked_json::read(&folder.join("catalog.json"), CATALOG_TAG)?.unwrap_or_default();
+        let (handles, report) = registry_files.load()?;
+        let min_lsn = catalog
+            .stores
+            .values()
+            .map(|s| s.flushed_lsn)
+            .min()
+            .unwrap_or(catalog.checkpoint_lsn)
+            .min(catalog.checkpoint_lsn);
+        let (wal, entries) = Wal::open(&folder, min_lsn)?;
+        let mut pending: HashMap<u32, Vec<PendingOps>> = HashMap::new();
+        let mut dropped = HashSet::new();
+        let mut replayed = 0;
+        for entry in &entries {
+            let record = CommitRecord::decode(&entry.body)?;
+            replayed += 1;
+            for s in record.stores {
+                let flushed = catalog
+                    .stores
+                    .get(&s.name)
+                    .filter(|i| i.id == s.store_id)
+                    .map(|i| i.flushed_lsn);
+                if flushed.is_some_and(|f| entry.lsn <= f) {
+                    continue;
+                }
+                if entry.lsn <= catalog.checkpoint_lsn && flushed.is_none() {
+                    // Created and dropped (or superseded) before the checkpoint.
+                    continue;
+                }
+                if let Some(info) = s.create {
+                    catalog.next_store_id = catalog.next_store_id.max(info.id + 1);
+                    catalog.next_node_id = catalog.next_node_id.max(info.root + 1);
+                    catalog.stores.insert(
+                        info.name.clone(),
+                        StoreInfo {
+                            flushed_lsn: 0,
+                            ..info
+                        },
+                    );
+                }
+                if s.drop {
+                    catalog.stores.remove(&s.name);
+                    pending.remove(&s.store_id);
+                    dropped.insert(s.store_id);
+                    continue;
+                }
+                if !s.ops.is_empty() {
+                    pending.entry(s.store_id).or_default().push(PendingOps {
+                        lsn: entry.lsn,
+                        tx_id: record.tx_id,
+                        ops: s.ops,
+                    });
+                }
+            }
+        }
+        let max_id = handles.keys().copied().max().unwrap_or(0);
+        let next_node_id = catalog.next_node_id.max(max_id + 1).max(1);
+        let blobs = BlobStore::new(Arc::new(FileBlobBackend::new(&folder)));
+        let engine = Engine {
+            l1: L1Cache::new(options.l1_cache_nodes),
+            values: L1Cache::new(options.value_cache_items),
+            l2: Arc::new(MemoryL2Cache::new(100_000)),
+            folder,
+            blobs,
+            registry_files,
+            registry: RwLock::new(handles),
+            wal,
+            catalog: Mutex::new(catalog),
+            stores: Mutex::new(HashMap::new()),
+            open_lock: tokio::sync::Mutex::new(()),
+            pending: Mutex::new(pending),
+            dropped: Mutex::new(dropped),
+            commit_gate: Arc::new(tokio::sync::RwLock::new(())),
+            next_node_id: AtomicU64::new(next_node_id),
+            generation: AtomicU64::new(1),
+            active: Mutex::new(BTreeMap::new()),
+            garbage: Mutex::new(Vec::new()),
+            stats: Mutex::new(EngineStats {
+                repaired_blocks: report.repaired,
+                replayed_records: replayed,
+                ..Default::default()
+            }),
+            options,
+        };
+        Ok(engine)
+    }
+
+    /// A fresh logical node id.
+    pub fn allocate_node_id(&self) -> NodeId {
+        self.next_node_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> EngineStats {
+        *self.stats.lock()
+    }
+
+    /// Updates counters.
+    pub fn bump(&self, f: impl FnOnce(&mut EngineStats)) {
+        f(&mut self.stats.lock());
+    }
+
+    /// Records a failure of post-commit maintenance. The commit itself is
+    /// durable; the next commit or an explicit checkpoint retries the work.
+    pub fn note_maintenance_error(&self, e: &SopError) {
+        self.bump(|s| s.maintenance_errors += 1);
+        eprintln!("sop-core: post-commit maintenance failed (will retry): {e}");
+    }
+
+    /// The physical blob of an unchanged node.
+    pub fn registry_lookup(&self, store: &str, id: NodeId) -> Result<Uuid> {
+        match self.registry.read().get(&id) {
+            Some(h) if !h.deleted => Ok(h.current()),
+            Some(_) => Err(SopError::format(
+                self.registry_files
+                    .primary_path_of_block(id / HANDLES_PER_BLOCK)
+                    .0,
+                format!("store '{store}': node {id} is marked deleted in the registry"),
+            )),
+            None => Err(SopError::format(
+                self.registry_files
+                    .primary_path_of_block(id / HANDLES_PER_BLOCK)
+                    .0,
+                format!("store '{store}': node {id} has no registry handle"),
+            )),
+        }
+    }
+
+    /// Whether the registry knows a node.
+    pub fn registry_has(&self, id: NodeId) -> bool {
+        self.registry.read().get(&id).is_some_and(|h| !h.deleted)
+    }
+
+    /// Reads and checks a blob on a blocking thread.
+    pub async fn read_blob(self: &Arc<Self>, id: Uuid, kind: FrameKind) -> Result<Vec<u8>> {
+        let blobs = self.blobs.clone();
+        fsio::blocking(move || blobs.get(id, kind)).await
+    }
+
+    /// Writes a blob (not yet durable) on a blocking thread.
+    pub async fn write_blob(
+        self: &Arc<Self>,
+        id: Uuid,
+        kind: FrameKind,
+        payload: Vec<u8>,
+    ) -> Result<()> {
+        let blobs = self.blobs.clone();
+        fsio::blocking(move || blobs.put(id, kind, &payload)).await
+    }
+
+    /// Registers a transaction beginning now; returns its generation.
+    pub fn tx_begin(&self) -> u64 {
+        let g = self.generation.load(Ordering::Acquire);
+        *self.active.lock().entry(g).or_default() += 1;
+        g
+    }
+
+    /// Unregisters a transaction.
+    pub fn tx_end(&self, generation: u64) {
+        let mut active = self.active.lock();
+        if let Some(n) = active.get_mut(&generation) {
+            *n -= 1;
+            if *n == 0 {
+                active.remove(&generation);
+            }
+        }
+    }
+
+    /// Queues blobs superseded now; they are deleted once no transaction that
+    /// could still read them is alive.
+    pub fn retire(&self, blobs: impl IntoIterator<Item = Uuid>) {
+        let g = self.generation.load(Ordering::Acquire);
+        self.garbage
+            .lock()
+            .extend(blobs.into_iter().map(|b| (g, b)));
+    }
+
+    /// Deletes the garbage no live transaction can reach.
+    pub async fn collect_garbage(self: &Arc<Self>) -> Result<()> {
+        let min_active = self
+            .active
+            .lock()
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(u64::MAX);
+        let ready: Vec<Uuid> = {
+            let mut g = self.garbage.lock();
+            let (ready, keep): (Vec<_>, Vec<_>) =
+                g.drain(..).partition(|(gen, _)| *gen < min_active);
+            *g = keep;
+            ready.into_iter().map(|(_, b)| b).collect()
+        };
+        if ready.is_empty() {
+            return Ok(());
+        }
+        for b in &ready {
+            self.l1.remove(*b);
+            self.values.remove(*b);
+        }
+        let n = ready.len() as u64;
+        let blobs = self.blobs.clone();
+        fsio::blocking(move || {
+            for b in ready {
+                blobs.remove(b)?;
+            }
+            Ok(())
+        })
+        .await?;
+        self.bump(|s| s.collected_blobs += n);
+        Ok(())
+    }
+
+    /// Appends a commit record and makes it durable (the commit point).
+    pub async fn log_commit(
+        self: &Arc<Self>,
+        record: CommitRecord,
+        value_blobs: Vec<Uuid>,
+    ) -> Result<u64> {
+        let body = record.encode()?;
+        let engine = self.clone();
+        fsio::blocking(move || {
+            if !value_blobs.is_empty() {
+                engine.blobs.sync(&value_blobs)?;
+            }
+            let lsn = engine.wal.append(&body)?;
+            engine.wal.sync_through(lsn)?;
+            Ok(lsn)
+        })
+        .await
+    }
+
+    /// Takes a checkpoint: see the module docs.
+    pub async fn checkpoint(self: &Arc<Self>) -> Result<()> {
+        let _gate = self.commit_gate.write().await;
+        let stores: Vec<Arc<dyn ErasedStore>> = self.stores.lock().values().cloned().collect();
+        // 1. Encode dirty nodes.
+        let mut node_writes: Vec<(u32, NodeId, Uuid, Vec<u8>)> = Vec::new();
+        let mut freed: Vec<NodeId> = Vec::new();
+        let mut per_store: Vec<(Arc<dyn ErasedStore>, HashMap<NodeId, Uuid>, Vec<NodeId>)> =
+            Vec::new();
+        for s in &stores {
+            let dirty = s.collect_dirty()?;
+            let mut map = HashMap::new();
+            for (id, bytes) in dirty.nodes {
+                let phys = Uuid::new_v4();
+                map.insert(id, phys);
+                node_writes.push((s.id(), id, phys, bytes));
+            }
+            freed.extend(dirty.freed.iter().copied());
+            per_store.push((s.clone(), map, dirty.freed));
+        }
+        // 2. Registry updates.
+        let dropped: Vec<u32> = self.dropped.lock().iter().copied().collect();
+        let mut updated: HashMap<NodeId, Handle> = HashMap::new();
+        let mut superseded: Vec<Uuid> = Vec::new();
+        {
+            let reg = self.registry.read();
+            for (store_id, id, phys, _) in &node_writes {
+                let h = match reg.get(id) {
+                    Some(h) if !h.deleted => {
+                        let mut h = *h;
+                        superseded.push(h.flip_to(*phys));
+                        h
+                    }
+                    _ => Handle::new(*id, *store_id, *phys),
+                };
+                updated.insert(*id, h);
+            }
+            for id in &freed {
+                if let Some(h) = reg.get(id) {
+                    let mut h = *h;
+                    superseded.push(h.current());
+                    h.deleted = true;
+                    updated.insert(*id, h);
+                }
+            }
+            if !dropped.is_empty() {
+                for h in reg
+                    .values()
+                    .filter(|h| dropped.contains(&h.store_id) && !h.deleted)
+                {
+                    let mut h = *h;
+                    superseded.push(h.current());
+                    h.deleted = true;
+                    updated.insert(h.node_id, h);
+                }
+            }
+        }
+        let blocks: HashSet<u64> = updated.keys().map(|id| id / HANDLES_PER_BLOCK).collect();
+        let images: Vec<BlockImage> = {
+            let reg = self.registry.read();
+            blocks
+                .into_iter()
+                .map(|b| {
+                    let hs: Vec<Handle> = (b * HANDLES_PER_BLOCK..(b + 1) * HANDLES_PER_BLOCK)
+                        .filter_map(|id| updated.get(&id).or_else(|| reg.get(&id)).copied())
+                        .collect();
+                    BlockImage {
+                        block_no: b,
+                        bytes: encode_block(b, &hs),
+                    }
+                })
+                .collect()
+        };
+        // 3. New catalog.
+        let lsn = self.wal.last_lsn();
+        let catalog = {
+            let mut c = self.catalog.lock().clone();
+            let pending = self.pending.lock();
+            for (s, _, _) in &per_store {
+                if let Some(info) = c.stores.get_mut(s.name()) {
+                    let (root, count) = s.root_and_count();
+                    info.root = root;
+                    info.count = count;
+                    info.flushed_lsn = if pending.contains_key(&info.id) {
+                        info.flushed_lsn
+                    } else {
+                        lsn
+                    };
+                }
+            }
+            c.next_node_id = self.next_node_id.load(Ordering::Acquire);
+            c.checkpoint_lsn = lsn;
+            c.checkpoints += 1;
+            c
+        };
+        let keep: Vec<WalEntry> = self.wal_entries_still_needed(&catalog)?;
+        // 4. Write blobs, journal, apply.
+        let engine = self.clone();
+        let catalog_for_io = catalog.clone();
+        fsio::blocking(move || {
+            let ids: Vec<Uuid> = node_writes.iter().map(|(_, _, p, _)| *p).collect();
+            for (_, _, phys, bytes) in &node_writes {
+                engine.blobs.put(*phys, FrameKind::Node, bytes)?;
+            }
+            engine.blobs.sync(&ids)?;
+            let catalog_bytes =
+                serde_json::to_vec(&catalog_for_io).map_err(|e| SopError::Codec {
+                    store: "<catalog>".into(),
+                    what: "catalog",
+                    reason: e.to_string(),
+                })?;
+            let journal = encode_journal(&images, &catalog_bytes);
+            let jpath = journal_path(&engine.folder);
+            fsio::write_atomic(&jpath, &journal)?;
+            apply_journal(
+                &engine.folder,
+                &engine.registry_files,
+                &images,
+                &catalog_for_io,
+            )?;
+            engine.wal.rewrite(&keep)?;
+            fsio::remove_if_exists(&jpath)
+        })
+        .await?;
+        // 5. Install.
+        {
+            let mut reg = self.registry.write();
+            for (id, h) in updated {
+                if h.deleted {
+                    reg.remove(&id);
+                } else {
+                    reg.insert(id, h);
+                }
+            }
+        }
+        for (s, map, freed) in per_store {
+            s.install_flushed(&map, &freed);
+        }
+        *self.catalog.lock() = catalog;
+        self.dropped.lock().clear();
+        self.retire(superseded);
+        self.bump(|s| s.checkpoints += 1);
+        drop(_gate);
+        self.collect_garbage().await
+    }
+
+    fn wal_entries_still_needed(&self, catalog: &Catalog) -> Result<Vec<WalEntry>> {
+        let pending = self.pending.lock();
+        if pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut by_lsn: BTreeMap<u64, CommitRecord> = BTreeMap::new();
+        for (store_id, ops) in pending.iter() {
+            let Some(info) = catalog.stores.values().find(|i| i.id == *store_id) else {
+                continue;
+            };
+            for p in ops {
+                let rec = by_lsn.entry(p.lsn).or_insert_with(|| CommitRecord {
+                    tx_id: p.tx_id,
+                    stores: Vec::new(),
+                });
+                rec.stores.push(StoreRecord {
+                    store_id: *store_id,
+                    name: info.name.clone(),
+                    create: None,
+                    drop: false,
+                    ops: p.ops.clone(),
+                });
+            }
+        }
+        by_lsn
+            .into_iter()
+            .map(|(lsn, rec)| {
+                Ok(WalEntry {
+                    lsn,
+                    body: rec.encode()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Writes a drop record for `name` and forgets the store.
+    pub async fn drop_store(self: &Arc<Self>, name: &str) -> Result<bool> {
+        let _gate = self.commit_gate.write().await;
+        let Some(info) = self.catalog.lock().stores.get(name).cloned() else {
+            return Ok(false);
+        };
+        let record = CommitRecord {
+            tx_id: rand::random(),
+            stores: vec![StoreRecord {
+                store_id: info.id,
+                name: name.to_string(),
+                create: None,
+                drop: true,
+                ops: Vec::new(),
+            }],
+        };
+        self.log_commit(record, Vec::new()).await?;
+        self.catalog.lock().stores.remove(name);
+        self.stores.lock().remove(name);
+        self.pending.lock().remove(&info.id);
+        self.dropped.lock().insert(info.id);
+        Ok(true)
+    }
+
+    /// Path of the primary folder.
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+}
+
+fn journal_path(folder: &Path) -> PathBuf {
+    folder.join("checkpoint.journal")
+}
+
+fn encode_journal(images: &[BlockImage], catalog: &[u8]) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(8 + images.len() * (BLOCK_SIZE + 8) + catalog.len());
+    payload.extend_from_slice(&(images.len() as u32).to_le_bytes());
+    for img in images {
+        payload.extend_from_slice(&img.block_no.to_le_bytes());
+        payload.extend_from_slice(&img.bytes);
+    }
+    payload.extend_from_slice(&(catalog.len() as u32).to_le_bytes());
+    payload.extend_from_slice(catalog);
+    frame::seal(FrameKind::Journal, &payload)
+}
+
+fn apply_journal(
+    folder: &Path,
+    files: &RegistryFiles,
+    images: &[BlockImage],
+    catalog: &Catalog,
+) -> Result<()> {
+    files.write_blocks(images)?;
+    checked_json::write(&folder.join("catalog.json"), CATALOG_TAG, catalog)
+}
+
+/// Re-applies a complete checkpoint journal left by a crash; discards a torn one.
+fn replay_journal(folder: &Path, files: &RegistryFiles) -> Result<()> {
+    let path = journal_path(folder);
+    let Some(bytes) = fsio::read_optional(&path)? else {
+        return Ok(());
+    };
+    let Ok(payload) = frame::open(&path, FrameKind::Journal, &bytes) else {
+        // Torn: the checkpoint never reached its in-place phase.
+        return fsio::remove_if_exists(&path);
+    };
+    let mut r = crate::btree::item::Reader::new(payload, &path);
+    let n = r.u32()? as usize;
+    let mut images = Vec::with_capacity(n);
+    for _ in 0..n {
+        let block_no = r.u64()?;
+        images.push(BlockImage {
+            block_no,
+            bytes: r.take(BLOCK_SIZE)?.to_vec(),
+        });
+    }
+    let len = r.u32()? as usize;
+    let catalog: Catalog =
+        serde_json::from_slice(r.take(len)?).map_err(|e| SopError::format(&path, e.to_string()))?;
+    apply_journal(folder, files, &images, &catalog)?;
+    fsio::remove_if_exists(&path)
+}

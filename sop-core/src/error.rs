@@ -1,0 +1,150 @@
+//! The crate's single error type.
+//!
+//! Every variant names what it is about (store, file, key, field) so a caller can
+//! act on it without a debugger. After any error returned from inside a
+//! transaction the transaction is rolled back and unusable.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout `sop-core`.
+pub type Result<T, E = SopError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum SopError {
+    /// An operating-system I/O error on a named file or folder.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or folder involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A checksum did not match: the bytes on disk are damaged.
+    #[error("CRC mismatch in {path}{}: stored {stored:#010x}, computed {computed:#010x}", block.map(|b| format!(" (block {b})")).unwrap_or_default())]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// The block within the file, for block-structured files.
+        block: Option<u64>,
+        /// The checksum recorded in the file.
+        stored: u32,
+        /// The checksum computed from the bytes read.
+        computed: u32,
+    },
+    /// A file's structure is invalid (bad magic, unknown version, truncated).
+    #[error("invalid format in {path}: {reason}")]
+    Format {
+        /// The file involved.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A key or value could not be encoded or decoded.
+    #[error("codec error in store '{store}' ({what}): {reason}")]
+    Codec {
+        /// The store involved.
+        store: String,
+        /// What was being encoded or decoded.
+        what: &'static str,
+        /// The serializer's message.
+        reason: String,
+    },
+    /// `open_btree` of a store that does not exist.
+    #[error("store '{0}' does not exist")]
+    StoreNotFound(String),
+    /// Opening a store with options or types that differ from the stored ones.
+    #[error("store '{store}' is incompatible: {reason}")]
+    IncompatibleStore {
+        /// The store involved.
+        store: String,
+        /// What differs.
+        reason: String,
+    },
+    /// Re-opening a database with options that conflict with the persisted ones.
+    #[error("database options conflict with {path}: {reason}")]
+    OptionsConflict {
+        /// The options file.
+        path: PathBuf,
+        /// What differs.
+        reason: String,
+    },
+    /// A caller-supplied argument is invalid.
+    #[error("invalid argument '{field}': {reason}")]
+    InvalidArgument {
+        /// The argument or field.
+        field: &'static str,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// A write was attempted in a transaction that does not allow writes.
+    #[error(
+        "store '{store}': {op} is not allowed in a {mode:?} transaction (transaction rolled back)"
+    )]
+    ReadOnlyTransaction {
+        /// The store involved.
+        store: String,
+        /// The rejected operation.
+        op: &'static str,
+        /// The transaction's mode.
+        mode: crate::TransactionMode,
+    },
+    /// The transaction was already committed, rolled back, or failed earlier.
+    #[error("transaction is no longer usable: {0}")]
+    TransactionClosed(String),
+    /// Optimistic concurrency check failed at commit: somebody else changed what
+    /// this transaction read or wrote.
+    #[error("conflict in store '{store}': {reason} (transaction rolled back)")]
+    Conflict {
+        /// The store involved.
+        store: String,
+        /// What changed underneath.
+        reason: String,
+    },
+    /// The transaction ran past its `max_time`.
+    #[error("transaction exceeded its max_time of {0:?} (transaction rolled back)")]
+    Timeout(std::time::Duration),
+    /// The cursor is not positioned on an item.
+    #[error("store '{0}': the cursor is not positioned on an item")]
+    NoCurrentItem(String),
+    /// A store is locked for maintenance (for example a rebuild).
+    #[error("store '{store}' is locked: {reason}")]
+    Locked {
+        /// The store involved.
+        store: String,
+        /// Who holds it and why.
+        reason: String,
+    },
+    /// A background task panicked or was cancelled.
+    #[error("internal task failed: {0}")]
+    Task(String),
+}
+
+impl SopError {
+    /// Builds an [`SopError::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        SopError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Builds an [`SopError::Format`] for `path`.
+    pub fn format(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        SopError::Format {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// True when retrying the whole transaction may succeed (conflicts, timeouts).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, SopError::Conflict { .. } | SopError::Timeout(_))
+    }
+
+    /// True when the error reports damaged bytes (CRC or format).
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, SopError::Corrupt { .. } | SopError::Format { .. })
+    }
+}

@@ -1,0 +1,536 @@
+//! Transactions: the unit of atomicity across every store of every crate.
+//!
+//! A [`Transaction`] collects one private view per store it touches. Commit
+//! (see [`crate::engine`] for the protocol) makes all of them durable with a
+//! single WAL record, or none. After any error inside a transaction it is
+//! rolled back and every later call fails with
+//! [`SopError::TransactionClosed`] naming the original reason.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use uuid::Uuid;
+
+use crate::btree::ops::encode_ops;
+use crate::btree::store::{open_typed, StoreShared};
+use crate::btree::view::TreeView;
+use crate::engine::Engine;
+use crate::error::{Result, SopError};
+use crate::index_spec::KeyOrder;
+use crate::options::{StoreOptions, TransactionMode, TransactionOptions, MAX_MAX_TIME};
+use crate::storage::catalog::{now_ms, StoreInfo};
+use crate::storage::commit_record::{CommitRecord, StoreRecord};
+use crate::{Key, Value};
+
+/// A store's contribution to a commit, ready to publish.
+pub(crate) struct Prepared {
+    pub record: Option<StoreRecord>,
+    pub publish: Box<dyn FnOnce() + Send>,
+    pub superseded: Vec<Uuid>,
+    pub merged: bool,
+}
+
+/// The type-erased face of a transaction's view of one store.
+#[async_trait]
+pub(crate) trait ErasedView: Send + Sync + 'static {
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    fn has_changes(&self) -> bool;
+    fn commit_lock(&self) -> Arc<tokio::sync::Mutex<()>>;
+    /// Checks the view's reads against the newest committed version.
+    async fn validate(&self) -> Result<()>;
+    /// Validates and merges; returns what to log and publish.
+    async fn prepare(&self, engine: &Arc<Engine>) -> Result<Prepared>;
+}
+
+/// A transaction's view of one store plus what the store needs at commit.
+pub(crate) struct ViewCell<K, V> {
+    pub shared: Arc<StoreShared<K, V>>,
+    pub view: parking_lot::Mutex<TreeView<K, V>>,
+    pub created: Option<StoreInfo>,
+}
+
+impl<K: Key, V: Value> ViewCell<K, V> {
+    async fn check_reads_on(
+        &self,
+        current: &Arc<crate::btree::version::TreeVersion<K, V>>,
+    ) -> Result<()> {
+        let (base_seq, reads) = {
+            let v = self.view.lock();
+            (v.base.seq, v.reads.clone())
+        };
+        if base_seq == current.seq || reads.is_empty() {
+            return Ok(());
+        }
+        let temp =
+            parking_lot::Mutex::new(TreeView::new(self.shared.clone(), current.clone(), false));
+        for r in &reads {
+            if !self.shared.drive(&temp, |v| v.still_holds(r)).await? {
+                return Err(SopError::Conflict {
+                    store: self.shared.name.clone(),
+                    reason: "an item this transaction read was changed by another transaction"
+                        .into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<K: Key, V: Value> ErasedView for ViewCell<K, V> {
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn has_changes(&self) -> bool {
+        self.created.is_some() || !self.view.lock().is_clean()
+    }
+
+    fn commit_lock(&self) -> Arc<tokio::sync::Mutex<()>> {
+        self.shared.commit_lock.clone()
+    }
+
+    async fn validate(&self) -> Result<()> {
+        let current = self.shared.current();
+        self.check_reads_on(&current).await
+    }
+
+    async fn prepare(&self, engine: &Arc<Engine>) -> Result<Prepared> {
+        let name = self.shared.name.clone();
+        if let Some(info) = &self.created {
+            if engine.catalog.lock().stores.contains_key(&info.name) {
+                return Err(SopError::Conflict {
+                    store: name,
+                    reason: "the store was created concurrently by another transaction".into(),
+                });
+            }
+        }
+        let current = self.shared.current();
+        let base_seq = self.view.lock().base.seq;
+        let (next, ops, superseded, merged) = if base_seq == current.seq {
+            let v = self.view.lock();
+            (
+                StoreShared::build_version(&current, &v),
+                v.ops.clone(),
+                v.superseded.clone(),
+                false,
+            )
+        } else {
+            self.check_reads_on(&current).await?;
+            let ops = self.view.lock().ops.clone();
+            let temp =
+                parking_lot::Mutex::new(TreeView::new(self.shared.clone(), current.clone(), false));
+            for op in &ops {
+                self.shared.drive(&temp, |v| v.apply_op(op)).await?;
+            }
+            let t = temp.into_inner();
+            let mut superseded = t.superseded.clone();
+            superseded.extend(self.view.lock().superseded.iter().copied());
+            (
+                StoreShared::build_version(&current, &t),
+                ops,
+                superseded,
+                true,
+            )
+        };
+        let record = if ops.is_empty() && self.created.is_none() {
+            None
+        } else {
+            Some(StoreRecord {
+                store_id: self.shared.id,
+                name: name.clone(),
+                create: self.created.clone(),
+                drop: false,
+                ops: if ops.is_empty() {
+                    Vec::new()
+                } else {
+                    encode_ops(&name, &ops)?
+                },
+            })
+        };
+        let shared = self.shared.clone();
+        let created = self.created.clone();
+        let engine = engine.clone();
+        let next = Arc::new(next);
+        let publish = Box::new(move || {
+            *shared.committed.write() = next;
+            if let Some(info) = created {
+                engine.catalog.lock().stores.insert(info.name.clone(), info);
+                engine
+                    .stores
+                    .lock()
+                    .insert(shared.name.clone(), shared.clone());
+            }
+        });
+        Ok(Prepared {
+            record,
+            publish,
+            superseded,
+            merged,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Status {
+    Active,
+    Committed,
+    Closed(String),
+}
+
+struct TxState {
+    status: Status,
+    views: BTreeMap<String, Arc<dyn ErasedView>>,
+    written_blobs: Vec<Uuid>,
+}
+
+pub(crate) struct TxInner {
+    pub engine: Arc<Engine>,
+    pub mode: TransactionMode,
+    pub max_time: Duration,
+    pub started: Instant,
+    pub id: u64,
+    generation: u64,
+    state: Mutex<TxState>,
+}
+
+impl Drop for TxInner {
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        if matches!(state.status, Status::Active) {
+            // Abandoned without commit or rollback: its blobs become garbage.
+            self.engine.retire(std::mem::take(&mut state.written_blobs));
+        }
+        self.engine.tx_end(self.generation);
+    }
+}
+
+/// A transaction. Cheap to clone; clones share the same transaction.
+///
+/// ```no_run
+/// # async fn demo(db: sop_core::Database) -> sop_core::Result<()> {
+/// use sop_core::{StoreOptions, TransactionMode};
+/// let tx = db.begin(TransactionMode::ForWriting).await?;
+/// let people = tx.new_btree::<String, u32>("people", StoreOptions::default()).await?;
+/// people.add("ada".into(), 36).await?;
+/// tx.commit().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Transaction {
+    pub(crate) inner: Arc<TxInner>,
+}
+
+impl Transaction {
+    pub(crate) fn begin(engine: Arc<Engine>, options: TransactionOptions) -> Transaction {
+        let generation = engine.tx_begin();
+        Transaction {
+            inner: Arc::new(TxInner {
+                engine,
+                mode: options.mode,
+                max_time: options.max_time.min(MAX_MAX_TIME),
+                started: Instant::now(),
+                id: rand::random::<u64>() | 1,
+                generation,
+                state: Mutex::new(TxState {
+                    status: Status::Active,
+                    views: BTreeMap::new(),
+                    written_blobs: Vec::new(),
+                }),
+            }),
+        }
+    }
+
+    /// The transaction's mode.
+    pub fn mode(&self) -> TransactionMode {
+        self.inner.mode
+    }
+
+    /// The transaction's id (stamped as version on every item it writes).
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// True until commit, rollback or a failure.
+    pub fn is_active(&self) -> bool {
+        matches!(self.inner.state.lock().status, Status::Active)
+    }
+
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.inner.engine
+    }
+
+    /// Fails unless the transaction is active and within its `max_time`.
+    pub(crate) fn check_active(&self) -> Result<()> {
+        let status = self.inner.state.lock().status.clone();
+        match status {
+            Status::Active => {
+                if self.inner.started.elapsed() > self.inner.max_time {
+                    let e = SopError::Timeout(self.inner.max_time);
+                    self.close(&e);
+                    return Err(e);
+                }
+                Ok(())
+            }
+            Status::Committed => Err(SopError::TransactionClosed("it was committed".into())),
+            Status::Closed(why) => Err(SopError::TransactionClosed(why)),
+        }
+    }
+
+    /// Marks the transaction rolled back because of `e` and drops its work.
+    pub(crate) fn close(&self, e: &SopError) {
+        let blobs = {
+            let mut s = self.inner.state.lock();
+            if !matches!(s.status, Status::Active) {
+                return;
+            }
+            s.status = Status::Closed(format!("rolled back after an error: {e}"));
+            s.views.clear();
+            std::mem::take(&mut s.written_blobs)
+        };
+        self.inner.engine.retire(blobs);
+    }
+
+    pub(crate) fn note_blob(&self, id: Uuid) {
+        self.inner.state.lock().written_blobs.push(id);
+    }
+
+    /// Opens the store `name` in this transaction; with `create`, creates it
+    /// when missing (checking compatibility when it exists).
+    pub(crate) async fn open_view<K: Key, V: Value>(
+        &self,
+        name: &str,
+        create: Option<StoreOptions>,
+        order: Arc<dyn KeyOrder<K>>,
+    ) -> Result<Arc<ViewCell<K, V>>> {
+        self.check_active()?;
+        let r = self.open_view_inner(name, create, order).await;
+        if let Err(e) = &r {
+            self.close(e);
+        }
+        r
+    }
+
+    async fn open_view_inner<K: Key, V: Value>(
+        &self,
+        name: &str,
+        create: Option<StoreOptions>,
+        order: Arc<dyn KeyOrder<K>>,
+    ) -> Result<Arc<ViewCell<K, V>>> {
+        if name.is_empty() || name.len() > 512 {
+            return Err(SopError::InvalidArgument {
+                field: "name",
+                reason: format!("store names must be 1..=512 bytes, got {}", name.len()),
+            });
+        }
+        let existing = self.inner.state.lock().views.get(name).cloned();
+        if let Some(v) = existing {
+            let cell = v.as_any().downcast::<ViewCell<K, V>>().map_err(|_| {
+                SopError::IncompatibleStore {
+                    store: name.to_string(),
+                    reason: "already opened in this transaction with other key/value types".into(),
+                }
+            })?;
+            if let Some(opts) = &create {
+                check_compatible(name, &cell.shared.options, opts)?;
+            }
+            return Ok(cell);
+        }
+        let engine = self.inner.engine.clone();
+        let info = engine.catalog.lock().stores.get(name).cloned();
+        let (shared, created) = match (info, create) {
+            (Some(info), create) => {
+                if let Some(opts) = &create {
+                    check_compatible(name, &info.options, opts)?;
+                }
+                (open_typed::<K, V>(&engine, &info, order).await?, None)
+            }
+            (None, Some(opts)) => {
+                opts.validate(name)?;
+                if self.inner.mode != TransactionMode::ForWriting {
+                    return Err(SopError::ReadOnlyTransaction {
+                        store: name.to_string(),
+                        op: "new_btree",
+                        mode: self.inner.mode,
+                    });
+                }
+                let info = {
+                    let mut c = engine.catalog.lock();
+                    let id = c.next_store_id.max(1);
+                    c.next_store_id = id + 1;
+                    StoreInfo {
+                        name: name.to_string(),
+                        id,
+                        options: opts,
+                        root: engine.allocate_node_id(),
+                        count: 0,
+                        flushed_lsn: 0,
+                        created_ms: now_ms(),
+                    }
+                };
+                (
+                    Arc::new(StoreShared::new(engine.clone(), &info, order)),
+                    Some(info),
+                )
+            }
+            (None, None) => return Err(SopError::StoreNotFound(name.to_string())),
+        };
+        let track = self.inner.mode != TransactionMode::NoCheck;
+        let view = TreeView::new(shared.clone(), shared.current(), track);
+        let cell = Arc::new(ViewCell {
+            shared,
+            view: parking_lot::Mutex::new(view),
+            created,
+        });
+        self.inner
+            .state
+            .lock()
+            .views
+            .insert(name.to_string(), cell.clone());
+        Ok(cell)
+    }
+
+    /// Commits: every change of every store becomes durable and visible
+    /// atomically, or the transaction is rolled back and the error says why.
+    pub async fn commit(&self) -> Result<()> {
+        self.check_active()?;
+        let (views, blobs) = {
+            let mut s = self.inner.state.lock();
+            (
+                std::mem::take(&mut s.views),
+                std::mem::take(&mut s.written_blobs),
+            )
+        };
+        if let Err(e) = self.commit_views(views, blobs.clone()).await {
+            self.inner.state.lock().written_blobs = blobs;
+            self.close(&e);
+            return Err(e);
+        }
+        self.inner.state.lock().status = Status::Committed;
+        // Maintenance after the commit point: failures here never undo the
+        // commit; they are reported and retried by the next commit.
+        let engine = &self.inner.engine;
+        let maintenance = async {
+            engine.collect_garbage().await?;
+            if engine.wal.len() > engine.options.checkpoint_wal_bytes {
+                engine.checkpoint().await?;
+            }
+            Ok::<(), SopError>(())
+        };
+        if let Err(e) = maintenance.await {
+            engine.note_maintenance_error(&e);
+        }
+        Ok(())
+    }
+
+    async fn commit_views(
+        &self,
+        views: BTreeMap<String, Arc<dyn ErasedView>>,
+        blobs: Vec<Uuid>,
+    ) -> Result<()> {
+        let engine = self.inner.engine.clone();
+        if self.inner.mode == TransactionMode::NoCheck {
+            return Ok(());
+        }
+        if !views.values().any(|v| v.has_changes()) {
+            for v in views.values() {
+                v.validate().await?;
+            }
+            return Ok(());
+        }
+        let deadline = self.inner.started + self.inner.max_time;
+        let timeout = SopError::Timeout(self.inner.max_time);
+        // Locks are taken under the deadline; once the WAL append starts the
+        // commit runs to completion (a timeout there could lie about durability).
+        let locked = tokio::time::timeout_at(deadline.into(), async {
+            let gate = engine.commit_gate.clone().read_owned().await;
+            let mut guards = Vec::with_capacity(views.len());
+            for v in views.values() {
+                guards.push(v.commit_lock().lock_owned().await);
+            }
+            (gate, guards)
+        })
+        .await;
+        let Ok((gate, guards)) = locked else {
+            return Err(timeout);
+        };
+        let mut prepared = Vec::with_capacity(views.len());
+        for v in views.values() {
+            if v.has_changes() {
+                prepared.push(v.prepare(&engine).await?);
+            } else {
+                v.validate().await?;
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(timeout);
+        }
+        let record = CommitRecord {
+            tx_id: self.inner.id,
+            stores: prepared.iter().filter_map(|p| p.record.clone()).collect(),
+        };
+        engine.log_commit(record, blobs).await?;
+        let merged = prepared.iter().any(|p| p.merged);
+        let mut superseded = Vec::new();
+        for p in prepared {
+            superseded.extend(p.superseded);
+            (p.publish)();
+        }
+        engine.generation.fetch_add(1, Ordering::AcqRel);
+        engine.retire(superseded);
+        if merged {
+            engine.bump(|s| s.merged_commits += 1);
+        }
+        drop(guards);
+        drop(gate);
+        Ok(())
+    }
+
+    /// Rolls back: nothing this transaction did becomes visible.
+    pub async fn rollback(&self) -> Result<()> {
+        self.check_active()?;
+        let blobs = {
+            let mut s = self.inner.state.lock();
+            s.status = Status::Closed("it was rolled back".into());
+            s.views.clear();
+            std::mem::take(&mut s.written_blobs)
+        };
+        self.inner.engine.retire(blobs);
+        self.inner.engine.collect_garbage().await
+    }
+}
+
+fn check_compatible(name: &str, stored: &StoreOptions, requested: &StoreOptions) -> Result<()> {
+    let mut diffs = Vec::new();
+    if stored.slot_length != requested.slot_length {
+        diffs.push(format!(
+            "slot_length {} != {}",
+            stored.slot_length, requested.slot_length
+        ));
+    }
+    if stored.unique != requested.unique {
+        diffs.push(format!("unique {} != {}", stored.unique, requested.unique));
+    }
+    if stored.value_placement != requested.value_placement {
+        diffs.push(format!(
+            "value_placement {:?} != {:?}",
+            stored.value_placement, requested.value_placement
+        ));
+    }
+    if stored.index_spec != requested.index_spec {
+        diffs.push("index_spec differs".into());
+    }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(SopError::IncompatibleStore {
+            store: name.to_string(),
+            reason: format!("stored vs requested: {}", diffs.join(", ")),
+        })
+    }
+}

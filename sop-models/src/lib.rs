@@ -1,0 +1,1 @@
+//! sop-models (in progress).

@@ -1,0 +1,25 @@
+//! sop-search: BM25 full-text search for SOP.
+//!
+//! This crate currently holds the engine-independent parts — the analyzer pipeline, BM25
+//! scoring, top-k retrieval with MaxScore pruning, the BEIR loader and evaluator, and an
+//! in-memory reference index — which the B-tree-backed transactional index builds on.
+
+pub mod analyzer;
+pub mod beir;
+pub mod bm25;
+pub mod collector;
+pub mod error;
+pub mod eval;
+pub mod memory_index;
+pub mod postings;
+pub mod topk;
+
+pub use analyzer::{Analyzer, AnalyzerConfig, Language, StopWords, TermFrequencies};
+pub use beir::{BeirDataset, BeirDoc, BeirQuery, Qrels};
+pub use bm25::{idf, Bm25Params, Bm25Statistics, Bm25Weight};
+pub use collector::{ByDocNumber, ByExternalId, ByKey, ScoredDoc, TieBreak, TopKCollector};
+pub use error::{Result, SearchError};
+pub use eval::{ndcg_at_k, recall_at_k, EvalSummary};
+pub use memory_index::{MemoryIndex, QueryTermWeighting, SearchHit};
+pub use postings::{DocLengths, Posting, ScoreFrontier};
+pub use topk::{top_k, top_k_exhaustive, QueryTerm};
