@@ -380,8 +380,8 @@ impl Engine {
         // 1. Encode dirty nodes.
         let mut node_writes: Vec<(u32, NodeId, Uuid, Vec<u8>)> = Vec::new();
         let mut freed: Vec<NodeId> = Vec::new();
-        let mut per_store: Vec<(Arc<dyn ErasedStore>, HashMap<NodeId, Uuid>, Vec<NodeId>)> =
-            Vec::new();
+        type Flushed = (Arc<dyn ErasedStore>, HashMap<NodeId, Uuid>, Vec<NodeId>);
+        let mut per_store: Vec<Flushed> = Vec::new();
         for s in &stores {
             let dirty = s.collect_dirty()?;
             let mut map = HashMap::new();

@@ -38,6 +38,7 @@ mod options;
 pub mod storage;
 mod transaction;
 mod typed_open;
+mod verify;
 
 pub use btree::handle::{Btree, Direction, ItemInfo};
 pub use cache::l2::{CacheTtls, L2Cache, MemoryL2Cache};
@@ -51,6 +52,7 @@ pub use options::{
 };
 pub use transaction::Transaction;
 pub use uuid::Uuid;
+pub use verify::VerifyReport;
 
 /// On-disk format version written into every frame, block and metadata file.
 pub const FORMAT_VERSION: u32 = 1;

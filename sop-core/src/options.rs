@@ -157,7 +157,8 @@ impl StoreOptions {
     }
 
     pub(crate) fn validate(&self, store: &str) -> Result<()> {
-        if self.slot_length < 4 || self.slot_length % 2 != 0 || self.slot_length > 65_536 {
+        if self.slot_length < 4 || !self.slot_length.is_multiple_of(2) || self.slot_length > 65_536
+        {
             return Err(SopError::InvalidArgument {
                 field: "slot_length",
                 reason: format!(

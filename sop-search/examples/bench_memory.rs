@@ -14,7 +14,8 @@ use std::time::Instant;
 
 use sop_search::beir::{load_corpus, load_qrels, load_queries, BeirDoc, BeirQuery};
 use sop_search::eval::evaluate;
-use sop_search::{MemoryIndex, Qrels};
+use sop_search::topk::top_k_with_stats;
+use sop_search::{ByDocNumber, MemoryIndex, Qrels};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -61,54 +62,32 @@ fn main() -> Result<(), BoxError> {
 
     let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
     let qps = measure_qps(&texts, |q| idx.search(q, 10).len());
-    if std::env::var_os("ONLY_SEARCH").is_some() {
-        let qps = measure_qps(&texts, |q| idx.search(q, 10).len());
-        eprintln!("{qps}");
-        return Ok(());
-    }
-    let analyzer = sop_search::Analyzer::english();
-    let qps_analyze = measure_qps(&texts, |q| analyzer.analyze(q).len());
-    let qps_terms = measure_qps(&texts, |q| idx.query_terms(q).len());
-    eprintln!("analyze-only qps {qps_analyze:.0}, query_terms-only qps {qps_terms:.0}");
-    {
-        let (mut cand, mut full, mut nterms, mut postings) = (0usize, 0usize, 0usize, 0usize);
-        for q in &texts {
-            let t = idx.query_terms(q);
-            nterms += t.len();
-            postings += t.iter().map(|x| x.postings.len()).sum::<usize>();
-            let lens: Vec<u32> = Vec::new();
-            let _ = lens;
-            let (_, st) = sop_search::topk::top_k_with_stats(
-                &t,
-                idx.doc_lengths(),
-                10,
-                &sop_search::ByDocNumber,
-            );
-            cand += st.candidates;
-            full += st.fully_scored;
-        }
-        let n = texts.len() as f64;
-        eprintln!(
-            "per query: terms {:.1} postings {:.0} candidates {:.0} fully scored {:.0}",
-            nterms as f64 / n,
-            postings as f64 / n,
-            cand as f64 / n,
-            full as f64 / n
-        );
-    }
     let qps_exhaustive = measure_qps(&texts, |q| idx.search_exhaustive(q, 10).len());
+    let analyzer = idx.analyzer().clone();
+    let qps_analyze_only = measure_qps(&texts, |q| analyzer.analyze(q).len());
+    let (mut candidates, mut fully_scored) = (0usize, 0usize);
+    for q in &texts {
+        let terms = idx.query_terms(q);
+        let (_, st) = top_k_with_stats(&terms, idx.doc_lengths(), 10, &ByDocNumber);
+        candidates += st.candidates;
+        fully_scored += st.fully_scored;
+    }
+    let per_query = |x: usize| x as f64 / texts.len().max(1) as f64;
     let (ndcg, recall) = match &qrels {
         Some(qrels) => quality(&idx, &queries, qrels),
         None => (f64::NAN, f64::NAN),
     };
     println!(
-        "{{\"docs\":{},\"index_s\":{:.3},\"docs_per_s\":{:.0},\"queries\":{},\"qps\":{:.0},\"qps_exhaustive\":{:.0},\"ndcg@10\":{},\"recall@100\":{}}}",
+        "{{\"docs\":{},\"index_s\":{:.3},\"docs_per_s\":{:.0},\"queries\":{},\"qps\":{:.0},\"qps_exhaustive\":{:.0},\"qps_analyze_only\":{:.0},\"candidates_per_query\":{:.0},\"fully_scored_per_query\":{:.0},\"ndcg@10\":{},\"recall@100\":{}}}",
         corpus.len(),
         index_s,
         corpus.len() as f64 / index_s,
         queries.len(),
         qps,
         qps_exhaustive,
+        qps_analyze_only,
+        per_query(candidates),
+        per_query(fully_scored),
         json_num(ndcg),
         json_num(recall)
     );

@@ -95,6 +95,26 @@ pub enum SearchError {
         /// Which invariant is broken, at which position.
         message: String,
     },
+
+    /// A B-tree operation of the index failed; sop-core has rolled the transaction back.
+    #[error("search index `{index}`: {source}")]
+    Store {
+        /// The index name (the stores are `index/...`).
+        index: String,
+        /// The storage error.
+        #[source]
+        source: sop_core::SopError,
+    },
+
+    /// The stored index contradicts its own invariants (e.g. a posting the document table
+    /// says exists is missing).
+    #[error("search index `{index}` is inconsistent: {message}")]
+    Corrupt {
+        /// The index name.
+        index: String,
+        /// Which invariant is broken, about which term or document.
+        message: String,
+    },
 }
 
 /// Result alias used throughout the crate.

@@ -14,18 +14,9 @@ use crate::bm25::{Bm25Params, Bm25Statistics, Bm25Weight};
 use crate::collector::{ByExternalId, ScoredDoc};
 use crate::error::{Result, SearchError};
 use crate::postings::{Posting, ScoreFrontier};
+use crate::query::query_terms;
+pub use crate::query::QueryTermWeighting;
 use crate::topk::{top_k, top_k_exhaustive, QueryTerm};
-
-/// How repeated query terms count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum QueryTermWeighting {
-    /// A term appearing `n` times in the query contributes `n` times (rank_bm25 behaviour).
-    Count,
-    /// Each distinct query term contributes once (the default: nDCG@10 on Cranfield is
-    /// 0.367 against 0.359 with `Count`).
-    #[default]
-    Unique,
-}
 
 /// One search result.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,23 +142,12 @@ impl MemoryIndex {
     /// The query's terms present in the index, in first-occurrence order, with their weights
     /// and frontier-derived upper bounds.
     pub fn query_terms(&self, query: &str) -> Vec<QueryTerm<'_>> {
-        let mut order: Vec<(String, u32)> = Vec::new();
-        for term in self.analyzer.analyze(query) {
-            match order.iter_mut().find(|(t, _)| *t == term) {
-                Some((_, n)) => *n += 1,
-                None => order.push((term, 1)),
-            }
-        }
         let n_docs = self.total_num_docs();
         let avgdl = self.average_doc_len();
-        order
+        query_terms(&self.analyzer, query, self.weighting)
             .into_iter()
-            .filter_map(|(term, count)| {
+            .filter_map(|(term, boost)| {
                 let entry = self.terms.get(&term)?;
-                let boost = match self.weighting {
-                    QueryTermWeighting::Count => f64::from(count),
-                    QueryTermWeighting::Unique => 1.0,
-                };
                 let idf = crate::bm25::idf(entry.postings.len() as u64, n_docs);
                 let weight = Bm25Weight::new(self.params, idf, avgdl, boost);
                 Some(QueryTerm::with_frontier(

@@ -15,12 +15,9 @@
 use crate::distance;
 use crate::error::{Result, VectorError};
 use crate::metric::Metric;
+use crate::packed::{self, PackedSlab, BLOCK};
 use crate::parallel;
 use crate::topk::{Scored, TopK};
-
-/// Rows per block in the assignment loop: a block of points stays in L1 while centroid
-/// groups stream past it.
-const POINT_BLOCK: usize = 8;
 
 /// Minimum number of rows before [`Centroids::assign`] spawns threads.
 const PARALLEL_MIN_ROWS: usize = 256;
@@ -31,7 +28,9 @@ pub struct Centroids {
     metric: Metric,
     dim: usize,
     data: Vec<f32>,
+    /// Per padded centroid slot: `0` or `−‖c‖²/2`; `−∞` for padding slots.
     bias: Vec<f32>,
+    packed: PackedSlab,
 }
 
 /// Result of assigning a slab of rows to their nearest centroids.
@@ -50,7 +49,7 @@ impl Centroids {
         if dim == 0 {
             return Err(VectorError::invalid("dim", "must be at least 1"));
         }
-        if data.is_empty() || data.len() % dim != 0 {
+        if data.is_empty() || !data.len().is_multiple_of(dim) {
             return Err(VectorError::invalid(
                 "centroids",
                 format!(
@@ -75,21 +74,10 @@ impl Centroids {
                 }
             }
         }
-        let mut out = Self {
-            metric,
-            dim,
-            data,
-            bias: Vec::new(),
-        };
-        out.refresh_bias();
-        Ok(out)
-    }
-
-    fn refresh_bias(&mut self) {
-        let spherical = self.metric.is_spherical();
-        self.bias = self
-            .data
-            .chunks_exact(self.dim)
+        let packed = PackedSlab::from_rows(dim, &data)?;
+        let spherical = metric.is_spherical();
+        let mut bias: Vec<f32> = data
+            .chunks_exact(dim)
             .map(|c| {
                 if spherical {
                     0.0
@@ -98,6 +86,14 @@ impl Centroids {
                 }
             })
             .collect();
+        bias.resize(packed.blocks() * BLOCK, f32::NEG_INFINITY);
+        Ok(Self {
+            metric,
+            dim,
+            data,
+            bias,
+            packed,
+        })
     }
 
     /// Metric the codebook was built for.
@@ -112,12 +108,12 @@ impl Centroids {
 
     /// Number of centroids `k`.
     pub fn len(&self) -> usize {
-        self.bias.len()
+        self.packed.len()
     }
 
     /// Whether the codebook is empty (never true for a constructed codebook).
     pub fn is_empty(&self) -> bool {
-        self.bias.is_empty()
+        self.packed.is_empty()
     }
 
     /// Centroid `j`.
@@ -162,51 +158,41 @@ impl Centroids {
         }
     }
 
-    /// Assigns a block of rows (`xs.len() == rows * dim`) into `labels`/`raw` (raw = best
-    /// `x·c + bias`).
-    fn assign_block(&self, xs: &[f32], labels: &mut [u32], raw: &mut [f32]) {
-        let dim = self.dim;
-        let k = self.len();
-        let rows = labels.len();
-        raw.fill(f32::NEG_INFINITY);
-        labels.fill(0);
-        let k4 = k - k % 4;
-        let mut j = 0;
-        while j < k4 {
-            let c = [
-                self.get(j),
-                self.get(j + 1),
-                self.get(j + 2),
-                self.get(j + 3),
-            ];
-            let b = [
-                self.bias[j],
-                self.bias[j + 1],
-                self.bias[j + 2],
-                self.bias[j + 3],
-            ];
-            for r in 0..rows {
-                let s = distance::dot_x4(&xs[r * dim..(r + 1) * dim], c);
-                for t in 0..4 {
-                    let v = s[t] + b[t];
-                    if v > raw[r] {
-                        raw[r] = v;
-                        labels[r] = (j + t) as u32;
+    /// Best `(label, x·c + bias)` for one row.
+    #[inline]
+    fn best_one(&self, x: &[f32]) -> (u32, f32) {
+        let mut best = (0u32, f32::NEG_INFINITY);
+        for b in 0..self.packed.blocks() {
+            let s = packed::dot_block(x, self.packed.block(b));
+            let bias = &self.bias[b * BLOCK..(b + 1) * BLOCK];
+            for j in 0..BLOCK {
+                let v = s[j] + bias[j];
+                if v > best.1 {
+                    best = (((b * BLOCK) + j) as u32, v);
+                }
+            }
+        }
+        best
+    }
+
+    /// Best `(label, x·c + bias)` for two rows in one pass over the codebook; bit-identical
+    /// to two calls of [`Self::best_one`].
+    #[inline]
+    fn best_two(&self, x0: &[f32], x1: &[f32]) -> [(u32, f32); 2] {
+        let mut best = [(0u32, f32::NEG_INFINITY); 2];
+        for b in 0..self.packed.blocks() {
+            let s = packed::dot_block2(x0, x1, self.packed.block(b));
+            let bias = &self.bias[b * BLOCK..(b + 1) * BLOCK];
+            for (r, sr) in s.iter().enumerate() {
+                for j in 0..BLOCK {
+                    let v = sr[j] + bias[j];
+                    if v > best[r].1 {
+                        best[r] = (((b * BLOCK) + j) as u32, v);
                     }
                 }
             }
-            j += 4;
         }
-        for j in k4..k {
-            let c = self.get(j);
-            for r in 0..rows {
-                let v = distance::dot(&xs[r * dim..(r + 1) * dim], c) + self.bias[j];
-                if v > raw[r] {
-                    raw[r] = v;
-                    labels[r] = j as u32;
-                }
-            }
-        }
+        best
     }
 
     /// Nearest centroid of one prepared vector: `(index, centroid score)`.
@@ -214,15 +200,13 @@ impl Centroids {
     /// # Panics
     /// If `x.len() != dim()`.
     pub fn nearest(&self, x: &[f32]) -> (usize, f32) {
-        let mut label = [0u32];
-        let mut raw = [0f32];
-        self.assign_block(x, &mut label, &mut raw);
+        let (label, raw) = self.best_one(x);
         let n2 = if self.metric.is_spherical() {
             0.0
         } else {
             distance::norm_squared(x)
         };
-        (label[0] as usize, self.to_centroid_score(raw[0], n2))
+        (label as usize, self.to_centroid_score(raw, n2))
     }
 
     /// The `n` nearest centroids of a prepared vector, best first, with their centroid
@@ -233,23 +217,14 @@ impl Centroids {
     pub fn nearest_n(&self, x: &[f32], n: usize) -> Vec<Scored<u32>> {
         let k = self.len();
         let mut top = TopK::new(n.min(k));
-        let k4 = k - k % 4;
-        let mut j = 0;
-        while j < k4 {
-            let c = [
-                self.get(j),
-                self.get(j + 1),
-                self.get(j + 2),
-                self.get(j + 3),
-            ];
-            let s = distance::dot_x4(x, c);
-            for t in 0..4 {
-                top.push(s[t] + self.bias[j + t], (j + t) as u32);
+        for b in 0..self.packed.blocks() {
+            let s = packed::dot_block(x, self.packed.block(b));
+            for (j, &v) in s.iter().enumerate() {
+                let i = b * BLOCK + j;
+                if i < k {
+                    top.push(v + self.bias[i], i as u32);
+                }
             }
-            j += 4;
-        }
-        for j in k4..k {
-            top.push(distance::dot(x, self.get(j)) + self.bias[j], j as u32);
         }
         let n2 = if self.metric.is_spherical() {
             0.0
@@ -280,21 +255,27 @@ impl Centroids {
         let mut pairs = vec![(0u32, 0f32); n];
         let dim = self.dim;
         parallel::fill_parts(&mut pairs, threads, PARALLEL_MIN_ROWS, |start, part| {
-            let mut labels = [0u32; POINT_BLOCK];
-            let mut raw = [0f32; POINT_BLOCK];
-            for (b, chunk) in part.chunks_mut(POINT_BLOCK).enumerate() {
-                let first = start + b * POINT_BLOCK;
-                let rows = chunk.len();
-                let xs = &data[first * dim..(first + rows) * dim];
-                self.assign_block(xs, &mut labels[..rows], &mut raw[..rows]);
-                for (r, slot) in chunk.iter_mut().enumerate() {
-                    let n2 = if self.metric.is_spherical() {
-                        0.0
-                    } else {
-                        distance::norm_squared(&xs[r * dim..(r + 1) * dim])
-                    };
-                    *slot = (labels[r], self.to_centroid_score(raw[r], n2));
-                }
+            let row = |i: usize| &data[(start + i) * dim..(start + i + 1) * dim];
+            let finish = |x: &[f32], (label, raw): (u32, f32)| {
+                let n2 = if self.metric.is_spherical() {
+                    0.0
+                } else {
+                    distance::norm_squared(x)
+                };
+                (label, self.to_centroid_score(raw, n2))
+            };
+            let m = part.len();
+            let mut i = 0;
+            while i + 1 < m {
+                let (x0, x1) = (row(i), row(i + 1));
+                let [b0, b1] = self.best_two(x0, x1);
+                part[i] = finish(x0, b0);
+                part[i + 1] = finish(x1, b1);
+                i += 2;
+            }
+            if i < m {
+                let x = row(i);
+                part[i] = finish(x, self.best_one(x));
             }
         });
         let (labels, scores) = pairs.into_iter().unzip();

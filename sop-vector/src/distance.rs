@@ -10,12 +10,12 @@
 //! Invariants: both operands of a binary kernel have the same length (checked, panics
 //! otherwise: a length mismatch is a programming error — validate inputs at the boundary with
 //! [`crate::validate`]). No `unsafe`.
+//!
+//! One-against-many scoring (k-means assignment, bucket scans) should use the blocked layout of
+//! [`crate::packed`], which is several times faster than repeated calls to these kernels.
 
 /// Number of independent accumulators used by the single-pair kernels.
 pub const LANES: usize = 16;
-
-/// Number of independent accumulators per pair in the multi-pair (`_x4`) kernels.
-const LANES_X4: usize = 8;
 
 #[inline(always)]
 fn reduce<const N: usize>(acc: [f32; N]) -> f32 {
@@ -140,95 +140,6 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
-/// Dot products of `x` with four vectors at once: `[x·c[0], x·c[1], x·c[2], x·c[3]]`.
-///
-/// Loads each chunk of `x` once for four partners, which makes it markedly faster than four
-/// calls to [`dot`] when scanning a slab (assignment step of k-means, bucket scans).
-///
-/// # Panics
-/// If any `c[j].len() != x.len()`.
-#[inline]
-pub fn dot_x4(x: &[f32], c: [&[f32]; 4]) -> [f32; 4] {
-    let n = x.len();
-    for cj in c {
-        check_len(x, cj);
-    }
-    let (c0, c1, c2, c3) = (&c[0][..n], &c[1][..n], &c[2][..n], &c[3][..n]);
-    let mut a0 = [0.0f32; LANES_X4];
-    let mut a1 = [0.0f32; LANES_X4];
-    let mut a2 = [0.0f32; LANES_X4];
-    let mut a3 = [0.0f32; LANES_X4];
-    let full = n - n % LANES_X4;
-    let mut off = 0;
-    while off < full {
-        let xs = &x[off..off + LANES_X4];
-        let y0 = &c0[off..off + LANES_X4];
-        let y1 = &c1[off..off + LANES_X4];
-        let y2 = &c2[off..off + LANES_X4];
-        let y3 = &c3[off..off + LANES_X4];
-        for i in 0..LANES_X4 {
-            a0[i] += xs[i] * y0[i];
-            a1[i] += xs[i] * y1[i];
-            a2[i] += xs[i] * y2[i];
-            a3[i] += xs[i] * y3[i];
-        }
-        off += LANES_X4;
-    }
-    let mut out = [reduce(a0), reduce(a1), reduce(a2), reduce(a3)];
-    for i in full..n {
-        out[0] += x[i] * c0[i];
-        out[1] += x[i] * c1[i];
-        out[2] += x[i] * c2[i];
-        out[3] += x[i] * c3[i];
-    }
-    out
-}
-
-/// Squared L2 distances of `x` to four vectors at once (see [`dot_x4`]).
-///
-/// # Panics
-/// If any `c[j].len() != x.len()`.
-#[inline]
-pub fn l2_squared_x4(x: &[f32], c: [&[f32]; 4]) -> [f32; 4] {
-    let n = x.len();
-    for cj in c {
-        check_len(x, cj);
-    }
-    let (c0, c1, c2, c3) = (&c[0][..n], &c[1][..n], &c[2][..n], &c[3][..n]);
-    let mut a0 = [0.0f32; LANES_X4];
-    let mut a1 = [0.0f32; LANES_X4];
-    let mut a2 = [0.0f32; LANES_X4];
-    let mut a3 = [0.0f32; LANES_X4];
-    let full = n - n % LANES_X4;
-    let mut off = 0;
-    while off < full {
-        let xs = &x[off..off + LANES_X4];
-        let y0 = &c0[off..off + LANES_X4];
-        let y1 = &c1[off..off + LANES_X4];
-        let y2 = &c2[off..off + LANES_X4];
-        let y3 = &c3[off..off + LANES_X4];
-        for i in 0..LANES_X4 {
-            let d0 = xs[i] - y0[i];
-            let d1 = xs[i] - y1[i];
-            let d2 = xs[i] - y2[i];
-            let d3 = xs[i] - y3[i];
-            a0[i] += d0 * d0;
-            a1[i] += d1 * d1;
-            a2[i] += d2 * d2;
-            a3[i] += d3 * d3;
-        }
-        off += LANES_X4;
-    }
-    let mut out = [reduce(a0), reduce(a1), reduce(a2), reduce(a3)];
-    for i in full..n {
-        let d = [x[i] - c0[i], x[i] - c1[i], x[i] - c2[i], x[i] - c3[i]];
-        for j in 0..4 {
-            out[j] += d[j] * d[j];
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,20 +180,6 @@ mod tests {
                 close(norm_squared(&a), naive_dot(&a, &a), scale),
                 "norm n={n}"
             );
-            let c: Vec<Vec<f32>> = (0..4).map(|_| random_vec(&mut rng, n)).collect();
-            let refs = [&c[0][..], &c[1][..], &c[2][..], &c[3][..]];
-            let d4 = dot_x4(&a, refs);
-            let l4 = l2_squared_x4(&a, refs);
-            for j in 0..4 {
-                assert!(
-                    close(d4[j], naive_dot(&a, &c[j]), scale),
-                    "dot_x4 n={n} j={j}"
-                );
-                assert!(
-                    close(l4[j], naive_l2(&a, &c[j]), scale),
-                    "l2_x4 n={n} j={j}"
-                );
-            }
         }
     }
 

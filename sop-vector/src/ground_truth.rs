@@ -5,11 +5,13 @@
 //! first, so the ground truth is deterministic and independent of the thread count.
 //!
 //! The scan is tiled: each thread owns a contiguous range of queries and walks the base in
-//! blocks that stay in L2 cache, scoring four queries per base row load.
+//! tiles of `BASE_BLOCK` (1,024) rows, packed ([`crate::packed`]) so they stay in L2 cache while
+//! every query of the thread is scored against them, two queries per pass.
 
 use crate::distance;
 use crate::error::{Result, VectorError};
 use crate::metric::Metric;
+use crate::packed::{self, PackedSlab, BLOCK};
 use crate::parallel;
 use crate::slab::VectorSlab;
 use crate::topk::{Scored, TopK};
@@ -57,28 +59,50 @@ pub fn exact_top_k_scored(
         (Vec::new(), Vec::new())
     };
     let mut out: Vec<Vec<Scored<u32>>> = vec![Vec::new(); queries.len()];
+    let dim = base.dim();
     parallel::fill_parts(&mut out, threads, 2, |first, part| {
         let nq = part.len();
         let mut tops: Vec<TopK<u32>> = (0..nq).map(|_| TopK::new(k)).collect();
+        let q = |i: usize| queries.row(first + i);
+        let qinv = |i: usize| query_inv.get(first + i).copied().unwrap_or(1.0);
         for block_start in (0..base.len()).step_by(BASE_BLOCK) {
             let block_end = (block_start + BASE_BLOCK).min(base.len());
-            for g in (0..nq).step_by(4) {
-                // Groups of four queries; a short last group repeats its last query.
-                let qi: [usize; 4] = std::array::from_fn(|t| first + (g + t).min(nq - 1));
-                let qs = qi.map(|q| queries.row(q));
-                let live = (nq - g).min(4);
-                for i in block_start..block_end {
-                    let x = base.row(i);
-                    let s = match metric {
-                        Metric::L2 => distance::l2_squared_x4(x, qs).map(|d| -d),
-                        Metric::Dot => distance::dot_x4(x, qs),
-                        Metric::Cosine => {
-                            let d = distance::dot_x4(x, qs);
-                            std::array::from_fn(|t| d[t] * base_inv[i] * query_inv[qi[t]])
-                        }
+            let rows = &base.as_slice()[block_start * dim..block_end * dim];
+            let Ok(tile) = PackedSlab::from_rows(dim, rows) else {
+                continue; // unreachable: rows come from a valid slab
+            };
+            let mut push = |qi: usize, b: usize, s: &[f32; BLOCK]| {
+                for (j, &v) in s.iter().enumerate() {
+                    let i = block_start + b * BLOCK + j;
+                    if i >= block_end {
+                        break;
+                    }
+                    let score = match metric {
+                        Metric::L2 => -v,
+                        Metric::Dot => v,
+                        Metric::Cosine => v * base_inv[i] * qinv(qi),
                     };
-                    for t in 0..live {
-                        tops[g + t].push(s[t], i as u32);
+                    tops[qi].push(score, i as u32);
+                }
+            };
+            for qi in (0..nq).step_by(2) {
+                for b in 0..tile.blocks() {
+                    let blk = tile.block(b);
+                    if qi + 1 < nq {
+                        let [s0, s1] = match metric {
+                            Metric::L2 => packed::l2_block2(q(qi), q(qi + 1), blk),
+                            Metric::Dot | Metric::Cosine => {
+                                packed::dot_block2(q(qi), q(qi + 1), blk)
+                            }
+                        };
+                        push(qi, b, &s0);
+                        push(qi + 1, b, &s1);
+                    } else {
+                        let s0 = match metric {
+                            Metric::L2 => packed::l2_block(q(qi), blk),
+                            Metric::Dot | Metric::Cosine => packed::dot_block(q(qi), blk),
+                        };
+                        push(qi, b, &s0);
                     }
                 }
             }

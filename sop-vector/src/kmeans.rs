@@ -21,10 +21,11 @@ use crate::centroids::{Assignment, Centroids};
 use crate::distance;
 use crate::error::{Result, VectorError};
 use crate::metric::Metric;
+use crate::packed::{self, PackedSlab, BLOCK};
 use crate::parallel;
 
-/// Minimum rows before the k-means++ distance update is split across threads.
-const PARALLEL_MIN_ROWS: usize = 4096;
+/// Minimum packed blocks before the k-means++ distance update is split across threads.
+const PARALLEL_MIN_BLOCKS: usize = 256;
 
 /// Parameters of [`train`].
 #[derive(Clone, Debug, PartialEq)]
@@ -102,7 +103,7 @@ fn check_input(data: &[f32], dim: usize, k: usize) -> Result<usize> {
     if dim == 0 {
         return Err(VectorError::invalid("dim", "must be at least 1"));
     }
-    if data.len() % dim != 0 {
+    if !data.len().is_multiple_of(dim) {
         return Err(VectorError::invalid(
             "data",
             format!("length {} is not a multiple of dim {dim}", data.len()),
@@ -132,29 +133,52 @@ fn check_input(data: &[f32], dim: usize, k: usize) -> Result<usize> {
 
 /// k-means++ seeding: the first centroid uniformly, each next one with probability
 /// proportional to the squared distance to the nearest centroid chosen so far.
-fn kmeans_pp(data: &[f32], dim: usize, k: usize, threads: usize, rng: &mut SmallRng) -> Vec<f32> {
+///
+/// Distances are updated with the packed dot kernel: `‖x−c‖² = ‖x‖² + ‖c‖² − 2x·c`, clamped
+/// at zero (rounding only perturbs the sampling weights).
+fn kmeans_pp(
+    data: &[f32],
+    dim: usize,
+    k: usize,
+    threads: usize,
+    rng: &mut SmallRng,
+) -> Result<Vec<f32>> {
     let n = data.len() / dim;
     let row = |i: usize| &data[i * dim..(i + 1) * dim];
+    let packed = PackedSlab::from_rows(dim, data)?;
+    let norms: Vec<f32> = data.chunks_exact(dim).map(distance::norm_squared).collect();
     let mut centroids = Vec::with_capacity(k * dim);
     let first = rng.gen_range(0..n);
     centroids.extend_from_slice(row(first));
-    let mut d2 = vec![f32::INFINITY; n];
+    // Per block of BLOCK rows, so threads split on block boundaries.
+    let mut d2 = vec![[f32::INFINITY; BLOCK]; packed.blocks()];
     let mut last = first;
     for _ in 1..k {
         let c = row(last);
-        parallel::fill_parts(&mut d2, threads, PARALLEL_MIN_ROWS, |start, part| {
-            for (i, d) in part.iter_mut().enumerate() {
-                let v = distance::l2_squared(row(start + i), c);
-                if v < *d {
-                    *d = v;
+        let nc = distance::norm_squared(c);
+        parallel::fill_parts(&mut d2, threads, PARALLEL_MIN_BLOCKS, |start, part| {
+            for (bi, d) in part.iter_mut().enumerate() {
+                let b = start + bi;
+                let dots = packed::dot_block(c, packed.block(b));
+                for j in 0..BLOCK {
+                    let i = b * BLOCK + j;
+                    if i < n {
+                        let v = (norms[i] + nc - 2.0 * dots[j]).max(0.0);
+                        if v < d[j] {
+                            d[j] = v;
+                        }
+                    } else {
+                        d[j] = 0.0;
+                    }
                 }
             }
         });
-        let total: f64 = d2.iter().map(|&v| v as f64).sum();
+        let flat = d2.as_flattened();
+        let total: f64 = flat.iter().map(|&v| v as f64).sum();
         let next = if total > 0.0 {
             let mut target = rng.gen::<f64>() * total;
             let mut pick = n - 1;
-            for (i, &v) in d2.iter().enumerate() {
+            for (i, &v) in flat[..n].iter().enumerate() {
                 target -= v as f64;
                 if target < 0.0 && v > 0.0 {
                     pick = i;
@@ -162,8 +186,8 @@ fn kmeans_pp(data: &[f32], dim: usize, k: usize, threads: usize, rng: &mut Small
                 }
             }
             // Rounding can leave `pick` on a zero-distance row; walk back to a positive one.
-            if d2[pick] <= 0.0 {
-                pick = d2.iter().rposition(|&v| v > 0.0).unwrap_or(pick);
+            if flat[pick] <= 0.0 {
+                pick = flat[..n].iter().rposition(|&v| v > 0.0).unwrap_or(pick);
             }
             pick
         } else {
@@ -173,7 +197,7 @@ fn kmeans_pp(data: &[f32], dim: usize, k: usize, threads: usize, rng: &mut Small
         centroids.extend_from_slice(row(next));
         last = next;
     }
-    centroids
+    Ok(centroids)
 }
 
 fn objective(metric: Metric, scores: &[f32]) -> f64 {
@@ -248,7 +272,7 @@ pub fn train(data: &[f32], dim: usize, config: &KMeansConfig) -> Result<KMeansMo
     check_input(data, dim, config.k)?;
     let metric = config.metric;
     let mut rng = SmallRng::seed_from_u64(config.seed);
-    let init = kmeans_pp(data, dim, config.k, config.threads, &mut rng);
+    let init = kmeans_pp(data, dim, config.k, config.threads, &mut rng)?;
     let mut centroids = Centroids::new(metric, dim, init)?;
     let mut prev: Option<f64> = None;
     let mut iterations = 0;

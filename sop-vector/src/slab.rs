@@ -20,7 +20,7 @@ impl VectorSlab {
         if dim == 0 {
             return Err(VectorError::invalid("dim", "must be at least 1"));
         }
-        if data.len() % dim != 0 {
+        if !data.len().is_multiple_of(dim) {
             return Err(VectorError::invalid(
                 "data",
                 format!("length {} is not a multiple of dim {dim}", data.len()),

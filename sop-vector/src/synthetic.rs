@@ -193,7 +193,7 @@ pub fn generate(spec: &ClusteredSpec) -> Result<ClusteredData> {
 
     let mut labels: Vec<u32> = Vec::with_capacity(spec.n);
     for (j, &s) in sizes.iter().enumerate() {
-        labels.extend(std::iter::repeat(j as u32).take(s));
+        labels.extend(std::iter::repeat_n(j as u32, s));
     }
     if !spec.sorted_by_cluster {
         labels.shuffle(&mut stream_rng(spec.seed, 1, 0));

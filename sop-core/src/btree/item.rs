@@ -45,11 +45,97 @@ pub struct Item<K, V> {
     pub value: ValueCell<V>,
 }
 
+/// A leaf: items sorted by `(key, id)`, with their positions also kept in a
+/// contiguous array so binary search does not chase item pointers.
+///
+/// Invariant: `keys[i] == (items[i].key, items[i].id)` for every `i`.
+#[derive(Debug, Clone)]
+pub struct Leaf<K, V> {
+    keys: Vec<(K, Uuid)>,
+    items: Vec<Arc<Item<K, V>>>,
+}
+
+impl<K: Clone, V> Default for Leaf<K, V> {
+    fn default() -> Self {
+        Leaf {
+            keys: Vec::new(),
+            items: Vec::new(),
+        }
+    }
+}
+
+impl<K, V> Leaf<K, V> {
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The item at `i`.
+    pub fn get(&self, i: usize) -> Option<&Arc<Item<K, V>>> {
+        self.items.get(i)
+    }
+
+    /// All items in order.
+    pub fn items(&self) -> &[Arc<Item<K, V>>] {
+        &self.items
+    }
+
+    /// All `(key, id)` positions in order.
+    pub fn keys(&self) -> &[(K, Uuid)] {
+        &self.keys
+    }
+}
+
+impl<K: Clone, V> Leaf<K, V> {
+    /// A leaf holding `items` (already sorted).
+    pub fn from_items(items: Vec<Arc<Item<K, V>>>) -> Self {
+        let keys = items.iter().map(|it| (it.key.clone(), it.id)).collect();
+        Leaf { keys, items }
+    }
+
+    /// Inserts at `i`.
+    pub fn insert(&mut self, i: usize, item: Arc<Item<K, V>>) {
+        self.keys.insert(i, (item.key.clone(), item.id));
+        self.items.insert(i, item);
+    }
+
+    /// Removes and returns the item at `i`.
+    pub fn remove(&mut self, i: usize) -> Arc<Item<K, V>> {
+        self.keys.remove(i);
+        self.items.remove(i)
+    }
+
+    /// Replaces the item at `i`, returning the old one.
+    pub fn replace(&mut self, i: usize, item: Arc<Item<K, V>>) -> Arc<Item<K, V>> {
+        self.keys[i] = (item.key.clone(), item.id);
+        std::mem::replace(&mut self.items[i], item)
+    }
+
+    /// Splits off the items from `at` on.
+    pub fn split_off(&mut self, at: usize) -> Leaf<K, V> {
+        Leaf {
+            keys: self.keys.split_off(at),
+            items: self.items.split_off(at),
+        }
+    }
+
+    /// Appends `other`'s items.
+    pub fn append(&mut self, other: &Leaf<K, V>) {
+        self.keys.extend(other.keys.iter().cloned());
+        self.items.extend(other.items.iter().cloned());
+    }
+}
+
 /// A node: a leaf of items or an internal node of separators and children.
 #[derive(Debug, Clone)]
 pub enum Node<K, V> {
     /// Items sorted by `(key, id)`.
-    Leaf(Vec<Arc<Item<K, V>>>),
+    Leaf(Leaf<K, V>),
     /// `children.len() == seps.len() + 1`.
     Internal {
         /// Lower bounds of children 1..
@@ -158,13 +244,16 @@ impl<'a> Reader<'a> {
 }
 
 /// Encodes a node's payload.
-pub fn encode_node<K: Serialize, V: Serialize>(store: &str, node: &Node<K, V>) -> Result<Vec<u8>> {
+pub fn encode_node<K: Serialize + Clone, V: Serialize>(
+    store: &str,
+    node: &Node<K, V>,
+) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(64 + node.len() * 64);
     match node {
         Node::Leaf(items) => {
             out.push(1);
             out.extend_from_slice(&(items.len() as u32).to_le_bytes());
-            for it in items {
+            for it in items.items() {
                 out.extend_from_slice(it.id.as_bytes());
                 out.extend_from_slice(&it.version.to_le_bytes());
                 put_msgpack(&mut out, store, "key", &it.key)?;
@@ -196,7 +285,7 @@ pub fn encode_node<K: Serialize, V: Serialize>(store: &str, node: &Node<K, V>) -
 }
 
 /// Decodes a node's payload.
-pub fn decode_node<K: DeserializeOwned, V: DeserializeOwned>(
+pub fn decode_node<K: DeserializeOwned + Clone, V: DeserializeOwned>(
     store: &str,
     path: &Path,
     buf: &[u8],
@@ -229,7 +318,7 @@ pub fn decode_node<K: DeserializeOwned, V: DeserializeOwned>(
                     value,
                 }));
             }
-            Node::Leaf(items)
+            Node::Leaf(Leaf::from_items(items))
         }
         2 => {
             let mut seps = Vec::with_capacity(n);
@@ -271,15 +360,16 @@ mod tests {
                 })
             })
             .collect();
-        let leaf = Node::Leaf(items.clone());
+        let leaf = Node::Leaf(Leaf::from_items(items.clone()));
         let bytes = encode_node("s", &leaf)?;
         let back: Node<String, Vec<u8>> = decode_node("s", Path::new("n"), &bytes)?;
         let Node::Leaf(b) = back else {
             panic!("expected leaf")
         };
         assert_eq!(b.len(), 10);
-        assert_eq!(b[3].key, "k3");
-        assert_eq!(b[4].value, ValueCell::Inline(vec![4; 5]));
+        assert_eq!(b.items()[3].key, "k3");
+        assert_eq!(b.keys()[3].0, "k3");
+        assert_eq!(b.items()[4].value, ValueCell::Inline(vec![4; 5]));
         let internal: Node<String, Vec<u8>> = Node::Internal {
             seps: vec![("m".into(), Uuid::nil())],
             children: vec![4, 9],

@@ -105,7 +105,8 @@ fn codec(store: &str, e: impl std::fmt::Display) -> SopError {
 pub fn encode_ops<K: Serialize, V: Serialize>(store: &str, ops: &[Op<K, V>]) -> Result<Vec<u8>> {
     let mut list = Vec::with_capacity(ops.len());
     for op in ops {
-        let (k, key, old, item): (u8, &K, Option<&K>, Option<&Arc<Item<K, V>>>) = match op {
+        type Parts<'a, K, V> = (u8, &'a K, Option<&'a K>, Option<&'a Arc<Item<K, V>>>);
+        let (k, key, old, item): Parts<'_, K, V> = match op {
             Op::Insert(item) => (0, &item.key, None, Some(item)),
             Op::Replace { old_key, item } => (1, &item.key, Some(old_key), Some(item)),
             Op::Remove { key, .. } => (2, key, None, None),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use uuid::Uuid;
 
-use crate::btree::item::{decode_node, encode_node, Node};
+use crate::btree::item::{decode_node, encode_node, Leaf, Node};
 use crate::btree::ops::decode_ops;
 use crate::btree::version::{NodeRef, TreeVersion};
 use crate::btree::view::{Interrupt, Step, TreeView};
@@ -77,7 +77,10 @@ impl<K: Key, V: Value> StoreShared<K, V> {
         let mut nodes = imbl::HashMap::new();
         if !engine.registry_has(info.root) {
             // Created after the last checkpoint: its root exists only in the WAL.
-            nodes.insert(info.root, NodeRef::Dirty(Arc::new(Node::Leaf(Vec::new()))));
+            nodes.insert(
+                info.root,
+                NodeRef::Dirty(Arc::new(Node::Leaf(Leaf::default()))),
+            );
         }
         StoreShared {
             name: info.name.clone(),

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::btree::item::{Item, Node, ValueCell};
+use crate::btree::item::{Item, Leaf, Node, ValueCell};
 use crate::btree::ops::{Op, Pos, ReadRecord};
 use crate::btree::store::StoreShared;
 use crate::btree::version::{NodeRef, TreeVersion};
@@ -211,8 +211,8 @@ impl<K: Key, V: Value> TreeView<K, V> {
                     let pos = match bound {
                         Bound::Start => 0,
                         Bound::End => items.len(),
-                        Bound::At(k, kid) => items.partition_point(|it| {
-                            self.cmp_pos((&it.key, &it.id), (k, &kid)) == Ordering::Less
+                        Bound::At(k, kid) => items.keys().partition_point(|(ik, iid)| {
+                            self.cmp_pos((ik, iid), (k, &kid)) == Ordering::Less
                         }),
                     };
                     return Ok(Located {
@@ -404,7 +404,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
         self.count += 1;
         self.ops.push(Op::Insert(item));
         if let Some(right) = split {
-            let sep = (right[0].key.clone(), right[0].id);
+            let sep = right.keys()[0].clone();
             let right_id = self.new_node(Node::Leaf(right));
             self.propagate_split(loc.path, loc.leaf_id, sep, right_id)?;
         }
@@ -472,7 +472,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
         let Node::Leaf(items) = self.writable(loc.leaf_id)? else {
             return Err(SopError::format("leaf", "expected a leaf").into());
         };
-        let old = std::mem::replace(&mut items[loc.pos], item.clone());
+        let old = items.replace(loc.pos, item.clone());
         if let ValueCell::Blob(b) = old.value {
             if !matches!(item.value, ValueCell::Blob(nb) if nb == b) {
                 self.superseded.push(b);
@@ -661,7 +661,11 @@ impl<K: Key, V: Value> TreeView<K, V> {
 
 fn merge_nodes<K: Clone, V: Clone>(l: &Node<K, V>, r: &Node<K, V>, sep: (K, Uuid)) -> Node<K, V> {
     match (l, r) {
-        (Node::Leaf(a), Node::Leaf(b)) => Node::Leaf(a.iter().chain(b).cloned().collect()),
+        (Node::Leaf(a), Node::Leaf(b)) => {
+            let mut m = a.clone();
+            m.append(b);
+            Node::Leaf(m)
+        }
         (
             Node::Internal {
                 seps: sa,
@@ -690,11 +694,11 @@ fn redistribute<K: Clone, V: Clone>(
 ) -> (Node<K, V>, Node<K, V>, (K, Uuid)) {
     match (l, r) {
         (Node::Leaf(a), Node::Leaf(b)) => {
-            let all: Vec<_> = a.iter().chain(b).cloned().collect();
-            let mid = all.len() / 2;
-            let right = all[mid..].to_vec();
-            let new_sep = (right[0].key.clone(), right[0].id);
-            (Node::Leaf(all[..mid].to_vec()), Node::Leaf(right), new_sep)
+            let mut all: Leaf<K, V> = a.clone();
+            all.append(b);
+            let right = all.split_off(all.len() / 2);
+            let new_sep = right.keys()[0].clone();
+            (Node::Leaf(all), Node::Leaf(right), new_sep)
         }
         (
             Node::Internal {

@@ -4,7 +4,7 @@
 //! content means writing a new blob and switching a registry handle (for nodes)
 //! or an item's value reference (for values). Files live at
 //! `<folder>/blobs/<first two hex digits>/<uuid>.blob` and hold one
-//! [`frame`](crate::storage::frame) whose CRC is checked on every read.
+//! [`super::frame`] whose CRC is checked on every read.
 //!
 //! The [`BlobBackend`] trait is the seam where erasure coding (several shard
 //! folders) or fault injection plugs in; [`FileBlobBackend`] is the plain one.
@@ -74,10 +74,28 @@ impl BlobBackend for FileBlobBackend {
     }
 
     fn sync(&self, ids: &[Uuid]) -> Result<()> {
-        for id in ids {
-            fsio::sync_file(&self.path_of(*id))?;
-        }
-        Ok(())
+        // Concurrent fsyncs let the filesystem batch its journal commits.
+        let workers = ids.len().clamp(1, 16);
+        let chunk = ids.len().div_ceil(workers).max(1);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = ids
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .try_for_each(|id| fsio::sync_file(&self.path_of(*id)))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(SopError::Task("fsync worker panicked".into())))
+                })
+                .collect::<Result<Vec<()>>>()
+                .map(|_| ())
+        })
     }
 
     fn remove(&self, id: Uuid) -> Result<()> {

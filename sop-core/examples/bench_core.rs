@@ -1,0 +1,150 @@
+//! Core benchmark (SPEC §7 "Core"): batched durable inserts of random 16-byte
+//! keys with 100-byte values (1,000 per transaction), warm random point reads,
+//! a full scan and concurrent writers. Prints one JSON line.
+//!
+//! `cargo run --release -p sop-core --example bench_core -- --n 1000000`
+
+use std::time::Instant;
+
+use futures::StreamExt;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use sop_core::{Database, DatabaseOptions, Direction, SopError, StoreOptions, TransactionMode};
+
+type Key = [u8; 16];
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), SopError> {
+    let n = arg("--n", 1_000_000);
+    let batch = arg("--batch", 1_000);
+    let reads = arg("--reads", 200_000);
+    let slot = arg("--slot", 128) as usize;
+    let dir = tempfile::tempdir().map_err(|e| SopError::io("tempdir", e))?;
+    let db = Database::open(DatabaseOptions::new(dir.path())).await?;
+    let opts = StoreOptions::with_slot_length(slot);
+    let mut rng = SmallRng::seed_from_u64(42);
+    let keys: Vec<Key> = (0..n).map(|_| rng.gen()).collect();
+    let value = vec![7u8; 100];
+
+    let t0 = Instant::now();
+    for (i, chunk) in keys.chunks(batch as usize).enumerate() {
+        let tx = db.begin(TransactionMode::ForWriting).await?;
+        let tree = tx.new_btree::<Key, Vec<u8>>("bench", opts.clone()).await?;
+        for k in chunk {
+            tree.add(*k, value.clone()).await?;
+        }
+        tx.commit().await?;
+        if i % 200 == 0 {
+            eprintln!("inserted {} / {n}", (i + 1) * batch as usize);
+        }
+    }
+    let insert_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    db.checkpoint().await?;
+    let checkpoint_s = t1.elapsed().as_secs_f64();
+
+    // Warm random point reads.
+    let tx = db.begin(TransactionMode::NoCheck).await?;
+    let tree = tx.open_btree::<Key, Vec<u8>>("bench").await?;
+    for k in keys.iter().step_by(7) {
+        tree.get(k).await?;
+    }
+    let t2 = Instant::now();
+    let mut found = 0u64;
+    for _ in 0..reads {
+        let k = &keys[rng.gen_range(0..keys.len())];
+        if tree.get(k).await?.is_some() {
+            found += 1;
+        }
+    }
+    let get_s = t2.elapsed().as_secs_f64();
+    assert_eq!(found, reads);
+
+    let t3 = Instant::now();
+    let mut scanned = 0u64;
+    let mut stream = std::pin::pin!(tree.keys(.., Direction::Forward));
+    while let Some(k) = stream.next().await {
+        k?;
+        scanned += 1;
+    }
+    let scan_s = t3.elapsed().as_secs_f64();
+    assert_eq!(scanned, n);
+    tx.commit().await?;
+
+    // Concurrent writers: 4 tasks inserting disjoint keys into one store.
+    let writers = 4u64;
+    let per_writer = (n / 10).max(writers * batch) / writers;
+    let t4 = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let db = db.clone();
+        let opts = opts.clone();
+        let value = value.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = SmallRng::seed_from_u64(1000 + w);
+            let mut done = 0;
+            while done < per_writer {
+                let tx = db.begin(TransactionMode::ForWriting).await?;
+                let tree = tx
+                    .new_btree::<Key, Vec<u8>>("concurrent", opts.clone())
+                    .await?;
+                for _ in 0..batch.min(per_writer - done) {
+                    let mut k: Key = rng.gen();
+                    k[0] = w as u8;
+                    tree.add(k, value.clone()).await?;
+                }
+                match tx.commit().await {
+                    Ok(()) => done += batch.min(per_writer - done),
+                    Err(e) if e.is_retryable() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok::<(), SopError>(())
+        }));
+    }
+    for t in tasks {
+        t.await.map_err(|e| SopError::Task(e.to_string()))??;
+    }
+    let conc_s = t4.elapsed().as_secs_f64();
+
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "core",
+            "n": n,
+            "batch": batch,
+            "slot_length": slot,
+            "insert_ops": (n as f64 / insert_s).round(),
+            "insert_s": insert_s,
+            "checkpoint_s": checkpoint_s,
+            "reads": reads,
+            "get_ops": (reads as f64 / get_s).round(),
+            "scan_items_s": (scanned as f64 / scan_s).round(),
+            "concurrent_writers": writers,
+            "concurrent_insert_ops": ((per_writer * writers) as f64 / conc_s).round(),
+            "peak_rss_mb": peak_rss_mb(),
+        })
+    );
+    db.close().await
+}
