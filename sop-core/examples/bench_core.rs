@@ -11,7 +11,10 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use sop_core::{Database, DatabaseOptions, Direction, SopError, StoreOptions, TransactionMode};
 
-type Key = [u8; 16];
+/// 16 random bytes, serialized as MessagePack `bin` (via serde_bytes).
+type Key = serde_bytes::ByteArray<16>;
+/// 100 bytes, serialized as MessagePack `bin`.
+type Val = serde_bytes::ByteBuf;
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -44,17 +47,22 @@ async fn main() -> Result<(), SopError> {
     let db = Database::open(DatabaseOptions::new(dir.path())).await?;
     let opts = StoreOptions::with_slot_length(slot);
     let mut rng = SmallRng::seed_from_u64(42);
-    let keys: Vec<Key> = (0..n).map(|_| rng.gen()).collect();
-    let value = vec![7u8; 100];
+    let keys: Vec<Key> = (0..n)
+        .map(|_| serde_bytes::ByteArray::new(rng.gen()))
+        .collect();
+    let value = serde_bytes::ByteBuf::from(vec![7u8; 100]);
 
     let t0 = Instant::now();
+    let mut commit_s = 0.0;
     for (i, chunk) in keys.chunks(batch as usize).enumerate() {
         let tx = db.begin(TransactionMode::ForWriting).await?;
-        let tree = tx.new_btree::<Key, Vec<u8>>("bench", opts.clone()).await?;
+        let tree = tx.new_btree::<Key, Val>("bench", opts.clone()).await?;
         for k in chunk {
             tree.add(*k, value.clone()).await?;
         }
+        let tc = Instant::now();
         tx.commit().await?;
+        commit_s += tc.elapsed().as_secs_f64();
         if i % 200 == 0 {
             eprintln!("inserted {} / {n}", (i + 1) * batch as usize);
         }
@@ -66,7 +74,7 @@ async fn main() -> Result<(), SopError> {
 
     // Warm random point reads.
     let tx = db.begin(TransactionMode::NoCheck).await?;
-    let tree = tx.open_btree::<Key, Vec<u8>>("bench").await?;
+    let tree = tx.open_btree::<Key, Val>("bench").await?;
     for k in keys.iter().step_by(7) {
         tree.get(k).await?;
     }
@@ -106,13 +114,12 @@ async fn main() -> Result<(), SopError> {
             let mut done = 0;
             while done < per_writer {
                 let tx = db.begin(TransactionMode::ForWriting).await?;
-                let tree = tx
-                    .new_btree::<Key, Vec<u8>>("concurrent", opts.clone())
-                    .await?;
+                let tree = tx.new_btree::<Key, Val>("concurrent", opts.clone()).await?;
                 for _ in 0..batch.min(per_writer - done) {
-                    let mut k: Key = rng.gen();
+                    let mut k: [u8; 16] = rng.gen();
                     k[0] = w as u8;
-                    tree.add(k, value.clone()).await?;
+                    tree.add(serde_bytes::ByteArray::new(k), value.clone())
+                        .await?;
                 }
                 match tx.commit().await {
                     Ok(()) => done += batch.min(per_writer - done),
@@ -137,6 +144,7 @@ async fn main() -> Result<(), SopError> {
             "slot_length": slot,
             "insert_ops": (n as f64 / insert_s).round(),
             "insert_s": insert_s,
+            "insert_commit_s": commit_s,
             "checkpoint_s": checkpoint_s,
             "reads": reads,
             "get_ops": (reads as f64 / get_s).round(),

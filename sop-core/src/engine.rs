@@ -86,7 +86,7 @@ pub struct Engine {
     /// Registry files.
     pub registry_files: RegistryFiles,
     /// In-memory registry handles.
-    pub registry: RwLock<HashMap<NodeId, Handle>>,
+    pub registry: RwLock<crate::id_hash::IdMap<NodeId, Handle>>,
     /// Decoded nodes.
     pub l1: L1Cache,
     /// Decoded values of medium placement.
@@ -206,7 +206,7 @@ impl Engine {
             folder,
             blobs,
             registry_files,
-            registry: RwLock::new(handles),
+            registry: RwLock::new(handles.into_iter().collect()),
             wal,
             catalog: Mutex::new(catalog),
             stores: Mutex::new(HashMap::new()),

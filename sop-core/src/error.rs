@@ -119,6 +119,51 @@ pub enum SopError {
     /// A background task panicked or was cancelled.
     #[error("internal task failed: {0}")]
     Task(String),
+    /// An erasure-coded blob has fewer intact shards than data shards, so it
+    /// cannot be reconstructed; `lost` names every missing or damaged shard.
+    #[error("erasure-coded blob {blob} cannot be read: {available} intact shard(s), {needed} needed; lost shards: {}", crate::storage::erasure::describe_faults(lost))]
+    ShardsLost {
+        /// The blob.
+        blob: uuid::Uuid,
+        /// Intact shards needed (the data shard count).
+        needed: usize,
+        /// Intact shards found.
+        available: usize,
+        /// Each missing or damaged shard: index, folder (drive) and reason.
+        lost: Vec<crate::storage::erasure::ShardFault>,
+    },
+    /// A write, fsync or removal of an erasure-coded blob failed on more
+    /// shards than the parity tolerates.
+    #[error("erasure-coded blob {blob}: {op} failed on {} shard(s), more than the {parity} parity shard(s) tolerate{}; failed shards: {}", failed.len(), if *rolled_back { " (rolled back: every shard written was removed)" } else { "" }, crate::storage::erasure::describe_faults(failed))]
+    ShardWriteFailed {
+        /// The blob.
+        blob: uuid::Uuid,
+        /// The operation: `write`, `fsync` or `remove`.
+        op: &'static str,
+        /// The parity shard count (failures tolerated).
+        parity: usize,
+        /// Each failed shard: index, folder (drive) and reason.
+        failed: Vec<crate::storage::erasure::ShardFault>,
+        /// True when the shards already written were removed again.
+        rolled_back: bool,
+    },
+    /// More shard folders (drives) than the parity tolerates could not be
+    /// created when the erasure-coding backend was opened.
+    #[error("erasure coding: {} shard folder(s) unavailable, more than the {parity} parity shard(s) tolerate: {}", failed.len(), crate::storage::erasure::describe_faults(failed))]
+    ShardFoldersUnavailable {
+        /// The parity shard count (failures tolerated).
+        parity: usize,
+        /// Each unavailable folder and why.
+        failed: Vec<crate::storage::erasure::ShardFault>,
+    },
+    /// The Reed-Solomon codec rejected a blob's shards (an internal error).
+    #[error("erasure coding of blob {blob} failed: {reason}")]
+    Erasure {
+        /// The blob.
+        blob: uuid::Uuid,
+        /// The codec's message.
+        reason: String,
+    },
 }
 
 impl SopError {

@@ -33,6 +33,7 @@ pub mod cache;
 mod database;
 pub mod engine;
 mod error;
+pub mod id_hash;
 mod index_spec;
 mod options;
 pub mod storage;

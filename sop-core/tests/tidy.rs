@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -22,7 +24,14 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn every_module_has_a_module_doc() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
-    for krate in ["sop-core", "sop-vector", "sop-search", "sop-models", "sop-agents", "examples"] {
+    for krate in [
+        "sop-core",
+        "sop-vector",
+        "sop-search",
+        "sop-models",
+        "sop-agents",
+        "examples",
+    ] {
         rust_files(&root.join(krate), &mut files);
     }
     assert!(files.len() > 20, "found only {} files", files.len());
@@ -35,5 +44,9 @@ fn every_module_has_a_module_doc() {
         })
         .map(|f| f.display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a leading `//!` module doc:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "files without a leading `//!` module doc:\n{}",
+        missing.join("\n")
+    );
 }

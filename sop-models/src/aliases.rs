@@ -12,9 +12,10 @@ use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use sop_core::Direction;
 
+use crate::access::check_field;
 use crate::error::{ModelError, ModelId, Result};
 use crate::keys::AliasKey;
-use crate::registry::{check_field, ModelRegistry};
+use crate::registry::ModelRegistry;
 
 impl ModelRegistry {
     /// Points `alias` of `category/name` at `version` (which must exist),
@@ -43,7 +44,11 @@ impl ModelRegistry {
             self.unflag(&ModelId::new(category, name, prev), alias, "set_alias")
                 .await?;
         }
-        if let Err(at) = target.summary.aliases.binary_search_by(|a| a.as_str().cmp(alias)) {
+        if let Err(at) = target
+            .summary
+            .aliases
+            .binary_search_by(|a| a.as_str().cmp(alias))
+        {
             target.summary.aliases.insert(at, alias.to_string());
         }
         self.models
@@ -81,7 +86,7 @@ impl ModelRegistry {
         match self.resolve_alias(category, name, alias).await? {
             Some(version) => self.get(category, name, &version).await,
             None => Err(ModelError::AliasNotFound {
-                model: ModelId::model(category, name),
+                model: ModelId::model(category, name).into(),
                 alias: alias.to_string(),
             }),
         }

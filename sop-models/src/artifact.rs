@@ -11,11 +11,12 @@
 use futures::Stream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::access::{chunk_key, now_ms};
 use crate::chunks::ChunkCursor;
 use crate::error::{ModelError, ModelId, Result};
 use crate::keys::{ArtifactInfo, Bytes};
 use crate::reader::ArtifactReader;
-use crate::registry::{chunk_key, now_ms, ModelRegistry};
+use crate::registry::ModelRegistry;
 
 impl ModelRegistry {
     /// Stores `source` as the artifact of an existing model version
@@ -37,7 +38,7 @@ impl ModelRegistry {
             let buf = read_chunk(&mut source, chunk_size)
                 .await
                 .map_err(|source| ModelError::Io {
-                    model: id.clone(),
+                    model: id.clone().into(),
                     action: "reading the source",
                     source,
                 })?;
@@ -82,7 +83,7 @@ impl ModelRegistry {
         let key = self.require_key(&id, "artifact_info").await?;
         key.summary
             .artifact
-            .ok_or(ModelError::NoArtifact { model: id })
+            .ok_or(ModelError::NoArtifact { model: id.into() })
     }
 
     /// The artifact as an `AsyncRead` (one chunk in memory at a time).
@@ -118,7 +119,7 @@ impl ModelRegistry {
     ) -> Result<u64> {
         let (id, mut cursor) = self.cursor(category, name, version).await?;
         let io_err = |source| ModelError::Io {
-            model: id.clone(),
+            model: id.clone().into(),
             action: "writing the sink",
             source,
         };

@@ -11,9 +11,9 @@
 use futures::Stream;
 use sop_core::Btree;
 
+use crate::access::chunk_key;
 use crate::error::{ModelError, ModelId, Result};
 use crate::keys::{ArtifactInfo, Bytes, ChunkKey};
-use crate::registry::chunk_key;
 
 /// Walks an artifact's chunks in order, verifying as it goes.
 pub(crate) struct ChunkCursor {
@@ -73,7 +73,7 @@ impl ChunkCursor {
             Ok(None) => return Err(self.mismatch(format!("chunk {chunk} is missing"))),
             Err(source) if source.is_corruption() => {
                 return Err(ModelError::CorruptArtifact {
-                    model: self.model.clone(),
+                    model: self.model.clone().into(),
                     chunk,
                     source,
                 })
@@ -82,13 +82,13 @@ impl ChunkCursor {
                 return Err(ModelError::Store {
                     registry: self.registry.clone(),
                     op: "read artifact",
-                    model: self.model.clone(),
+                    model: self.model.clone().into(),
                     source,
                 })
             }
         };
         let expected = if chunk + 1 == self.info.chunks {
-            self.info.size - chunk * self.info.chunk_size
+            self.info.size.saturating_sub(chunk * self.info.chunk_size)
         } else {
             self.info.chunk_size
         };
@@ -114,7 +114,7 @@ impl ChunkCursor {
 
     fn mismatch(&self, reason: String) -> ModelError {
         ModelError::ArtifactMismatch {
-            model: self.model.clone(),
+            model: self.model.clone().into(),
             reason,
         }
     }

@@ -61,33 +61,35 @@ pub enum ModelError {
     #[error("model {model} not found")]
     NotFound {
         /// The missing model version.
-        model: ModelId,
+        model: Box<ModelId>,
     },
     /// The model has no version at all.
     #[error("model {model} has no versions")]
     NoVersions {
         /// The model.
-        model: ModelId,
+        model: Box<ModelId>,
     },
     /// The alias is not set on the model.
     #[error("alias '{alias}' of model {model} is not set")]
     AliasNotFound {
         /// The model.
-        model: ModelId,
+        model: Box<ModelId>,
         /// The alias looked up.
         alias: String,
     },
     /// Saving a version that exists without `SaveOptions::overwrite`.
-    #[error("model {model} already exists; save it with SaveOptions::overwrite(true) to replace it")]
+    #[error(
+        "model {model} already exists; save it with SaveOptions::overwrite(true) to replace it"
+    )]
     AlreadyExists {
         /// The existing model version.
-        model: ModelId,
+        model: Box<ModelId>,
     },
     /// A caller-supplied argument is invalid (empty name, too long, ...).
     #[error("model {model}: invalid {field}: {reason}")]
     InvalidArgument {
         /// The model the call was about.
-        model: ModelId,
+        model: Box<ModelId>,
         /// The argument.
         field: &'static str,
         /// Why it is invalid.
@@ -98,7 +100,7 @@ pub enum ModelError {
     #[error("model {model}: cannot {action} the model body: {source}")]
     Codec {
         /// The model version.
-        model: ModelId,
+        model: Box<ModelId>,
         /// `encode` or `decode`.
         action: &'static str,
         /// The MessagePack codec's error.
@@ -109,13 +111,13 @@ pub enum ModelError {
     #[error("model {model} has no artifact")]
     NoArtifact {
         /// The model version.
-        model: ModelId,
+        model: Box<ModelId>,
     },
     /// A chunk of the artifact failed its CRC or format check on disk.
     #[error("artifact of model {model} is damaged in chunk {chunk}: {source}")]
     CorruptArtifact {
         /// The model version.
-        model: ModelId,
+        model: Box<ModelId>,
         /// The damaged chunk number (0-based).
         chunk: u64,
         /// The `sop-core` error (names the blob file).
@@ -127,7 +129,7 @@ pub enum ModelError {
     #[error("artifact of model {model} is inconsistent: {reason}")]
     ArtifactMismatch {
         /// The model version.
-        model: ModelId,
+        model: Box<ModelId>,
         /// What does not match.
         reason: String,
     },
@@ -135,7 +137,7 @@ pub enum ModelError {
     #[error("artifact of model {model}: I/O error while {action}: {source}")]
     Io {
         /// The model version.
-        model: ModelId,
+        model: Box<ModelId>,
         /// `reading the source` or `writing the sink`.
         action: &'static str,
         /// The I/O error.
@@ -150,7 +152,7 @@ pub enum ModelError {
         /// The registry operation.
         op: &'static str,
         /// The model (or category) involved.
-        model: ModelId,
+        model: Box<ModelId>,
         /// The `sop-core` error.
         #[source]
         source: SopError,

@@ -143,10 +143,7 @@ impl<'de> Visitor<'de> for BytesVisitor {
         Ok(Bytes(v.to_vec()))
     }
 
-    fn visit_byte_buf<E: serde::de::Error>(
-        self,
-        v: Vec<u8>,
-    ) -> std::result::Result<Bytes, E> {
+    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> std::result::Result<Bytes, E> {
         Ok(Bytes(v))
     }
 

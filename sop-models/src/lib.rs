@@ -10,11 +10,13 @@
 //!
 //! This file only declares modules and re-exports.
 
+mod access;
 mod aliases;
 mod artifact;
 mod chunks;
 mod error;
 mod keys;
+mod listing;
 mod reader;
 mod record;
 mod registry;

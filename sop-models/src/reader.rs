@@ -17,10 +17,10 @@ use crate::chunks::ChunkCursor;
 use crate::error::{ModelError, ModelId, Result};
 use crate::keys::ArtifactInfo;
 
-type Fetch = Pin<Box<dyn Future<Output = (ChunkCursor, Option<Result<Vec<u8>>>)> + Send>>;
+type Fetch = Pin<Box<dyn Future<Output = (Box<ChunkCursor>, Option<Result<Vec<u8>>>)> + Send>>;
 
 enum State {
-    Idle(ChunkCursor),
+    Idle(Box<ChunkCursor>),
     Fetching(Fetch),
     Eof,
     Failed,
@@ -45,7 +45,7 @@ impl ArtifactReader {
         ArtifactReader {
             model,
             info,
-            state: State::Idle(cursor),
+            state: State::Idle(Box::new(cursor)),
             buf: Vec::new(),
             pos: 0,
         }
@@ -63,7 +63,8 @@ impl ArtifactReader {
 
     /// The [`ModelError`] inside an `io::Error` returned by this reader.
     pub fn model_error(e: &io::Error) -> Option<&ModelError> {
-        e.get_ref().and_then(|inner| inner.downcast_ref::<ModelError>())
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<ModelError>())
     }
 }
 

@@ -1,26 +1,23 @@
-//! [`ModelRegistry`]: the handle, its stores, and saving, loading, listing
-//! and deleting model versions.
+//! [`ModelRegistry`]: the handle, its stores, and saving, loading and
+//! deleting model versions (listings live in `listing`, aliases in
+//! `aliases`, artifacts in `artifact`).
 //!
 //! A registry named `r` is three `sop-core` B-trees opened in the caller's
 //! transaction: `r.models` ([`ModelKey`] with ride-on summary → MessagePack
-//! body and metadata, medium placement), `r.aliases` and `r.chunks` (artifacts, big
-//! placement). Every change commits or rolls back with that transaction,
-//! together with whatever else it wrote.
+//! body and metadata, medium placement), `r.aliases` and `r.chunks`
+//! (artifacts, big placement). Every change commits or rolls back with that
+//! transaction, together with whatever else it wrote.
 //!
 //! Invariants: a stored category, name, version or alias is 1..=256 bytes; a
 //! version's summary lists exactly the aliases pointing at it; its artifact
 //! chunks exist exactly for `0..summary.artifact.chunks`. Listings only scan
 //! keys, never model bodies.
 
-use std::ops::Bound;
-
-use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sop_core::{
-    Btree, Direction, SopError, StoreOptions, Transaction, TransactionMode, ValuePlacement,
-};
+use sop_core::{Btree, StoreOptions, Transaction, TransactionMode, ValuePlacement};
 
+use crate::access::{check_field, now_ms};
 use crate::error::{ModelError, ModelId, Result};
 use crate::keys::{AliasKey, Bytes, ChunkKey, ModelKey, ModelSummary};
 use crate::record::{ModelInfo, ModelMetadata, ModelRecord, SaveOptions};
@@ -134,13 +131,15 @@ impl ModelRegistry {
         check_field(&id, "name", name)?;
         check_field(&id, "version", version)?;
         let body = rmp_serde::to_vec_named(model).map_err(|e| ModelError::Codec {
-            model: id.clone(),
+            model: id.clone().into(),
             action: "encode",
             source: Box::new(e),
         })?;
         let now = now_ms();
         let summary = match self.find_key(&id, "save").await? {
-            Some(_) if !options.overwrite => return Err(ModelError::AlreadyExists { model: id }),
+            Some(_) if !options.overwrite => {
+                return Err(ModelError::AlreadyExists { model: id.into() })
+            }
             Some(old) => {
                 self.remove_chunks(&id, &old.summary).await?;
                 ModelSummary {
@@ -181,7 +180,7 @@ impl ModelRegistry {
         let id = ModelId::new(category, name, version);
         let record = self.record(&id, "get").await?;
         rmp_serde::from_slice(&record.body.0).map_err(|e| ModelError::Codec {
-            model: id,
+            model: id.into(),
             action: "decode",
             source: Box::new(e),
         })
@@ -195,7 +194,7 @@ impl ModelRegistry {
     ) -> Result<(ModelInfo, T)> {
         let Some(info) = self.latest(category, name).await? else {
             return Err(ModelError::NoVersions {
-                model: ModelId::model(category, name),
+                model: ModelId::model(category, name).into(),
             });
         };
         let model = self.get(category, name, &info.id.version).await?;
@@ -232,68 +231,6 @@ impl ModelRegistry {
             .map_err(self.store_err("set_metadata", &id))
     }
 
-    /// The summary of a model version (no body load); `None` when missing.
-    pub async fn info(
-        &self,
-        category: &str,
-        name: &str,
-        version: &str,
-    ) -> Result<Option<ModelInfo>> {
-        let id = ModelId::new(category, name, version);
-        Ok(self.find_key(&id, "info").await?.map(ModelInfo::from))
-    }
-
-    /// The greatest version of a model: semver precedence among versions
-    /// that parse as semver (`1.10.0 > 1.9.0`, pre-releases below their
-    /// release), which rank above non-semver versions (ordered lexically).
-    pub async fn latest(&self, category: &str, name: &str) -> Result<Option<ModelInfo>> {
-        let (lo, hi) = model_bounds(category, name);
-        let id = ModelId::model(category, name);
-        let keys = self.scan(lo, hi, Direction::Backward, 1, "latest", &id).await?;
-        Ok(keys.into_iter().next().map(ModelInfo::from))
-    }
-
-    /// Version strings of a model in ascending version order (see
-    /// [`ModelRegistry::latest`]); empty when the model has none.
-    pub async fn versions(&self, category: &str, name: &str) -> Result<Vec<String>> {
-        let infos = self.version_infos(category, name).await?;
-        Ok(infos.into_iter().map(|i| i.id.version).collect())
-    }
-
-    /// Summaries of every version of a model, in ascending version order.
-    pub async fn version_infos(&self, category: &str, name: &str) -> Result<Vec<ModelInfo>> {
-        let (lo, hi) = model_bounds(category, name);
-        let id = ModelId::model(category, name);
-        let keys = self
-            .scan(lo, hi, Direction::Forward, usize::MAX, "versions", &id)
-            .await?;
-        Ok(keys.into_iter().map(ModelInfo::from).collect())
-    }
-
-    /// Names of the models of a category, sorted and distinct; empty for an
-    /// unknown category.
-    pub async fn list(&self, category: &str) -> Result<Vec<String>> {
-        let mut names: Vec<String> = Vec::new();
-        for info in self.list_infos(category).await? {
-            if names.last() != Some(&info.id.name) {
-                names.push(info.id.name);
-            }
-        }
-        Ok(names)
-    }
-
-    /// Summaries of every version of every model of a category, ordered by
-    /// name then version.
-    pub async fn list_infos(&self, category: &str) -> Result<Vec<ModelInfo>> {
-        let lo = ModelKey::probe(category, "", "");
-        let hi = ModelKey::probe(&format!("{category}\0"), "", "");
-        let id = ModelId::model(category, "*");
-        let keys = self
-            .scan(lo, hi, Direction::Forward, usize::MAX, "list", &id)
-            .await?;
-        Ok(keys.into_iter().map(ModelInfo::from).collect())
-    }
-
     /// Deletes a model version with its aliases and artifact; `false` when it
     /// does not exist.
     pub async fn delete(&self, category: &str, name: &str, version: &str) -> Result<bool> {
@@ -318,127 +255,6 @@ impl ModelRegistry {
             .await
             .map_err(self.store_err("delete", &id))
     }
-
-    // ----- helpers shared with the alias and artifact modules -----
-
-    /// Wraps a `sop-core` error with the registry, operation and model.
-    pub(crate) fn store_err(
-        &self,
-        op: &'static str,
-        id: &ModelId,
-    ) -> impl FnOnce(SopError) -> ModelError {
-        let registry = self.name.clone();
-        let model = id.clone();
-        move |source| ModelError::Store {
-            registry,
-            op,
-            model,
-            source,
-        }
-    }
-
-    /// The stored key (with its summary) of a version, without its value.
-    pub(crate) async fn find_key(&self, id: &ModelId, op: &'static str) -> Result<Option<ModelKey>> {
-        let probe = ModelKey::probe(&id.category, &id.name, &id.version);
-        let mut stream = std::pin::pin!(self.models.keys(probe.clone()..=probe, Direction::Forward));
-        match stream.next().await {
-            Some(r) => r.map(Some).map_err(self.store_err(op, id)),
-            None => Ok(None),
-        }
-    }
-
-    /// Like [`Self::find_key`] but a missing version is `NotFound`.
-    pub(crate) async fn require_key(&self, id: &ModelId, op: &'static str) -> Result<ModelKey> {
-        self.find_key(id, op)
-            .await?
-            .ok_or_else(|| ModelError::NotFound { model: id.clone() })
-    }
-
-    async fn record(&self, id: &ModelId, op: &'static str) -> Result<ModelRecord> {
-        let probe = ModelKey::probe(&id.category, &id.name, &id.version);
-        self.models
-            .get(&probe)
-            .await
-            .map_err(self.store_err(op, id))?
-            .ok_or_else(|| ModelError::NotFound { model: id.clone() })
-    }
-
-    /// Keys in `[lo, hi)`, at most `limit`, in `direction`.
-    async fn scan(
-        &self,
-        lo: ModelKey,
-        hi: ModelKey,
-        direction: Direction,
-        limit: usize,
-        op: &'static str,
-        id: &ModelId,
-    ) -> Result<Vec<ModelKey>> {
-        let range = (Bound::Included(lo), Bound::Excluded(hi));
-        let mut stream = std::pin::pin!(self.models.keys(range, direction));
-        let mut out = Vec::new();
-        while out.len() < limit {
-            match stream.next().await {
-                Some(r) => out.push(r.map_err(self.store_err(op, id))?),
-                None => break,
-            }
-        }
-        Ok(out)
-    }
-
-    /// Removes the artifact chunks recorded in `summary`.
-    pub(crate) async fn remove_chunks(&self, id: &ModelId, summary: &ModelSummary) -> Result<()> {
-        let Some(artifact) = summary.artifact else {
-            return Ok(());
-        };
-        for chunk in 0..artifact.chunks {
-            self.chunks
-                .remove(&chunk_key(id, chunk))
-                .await
-                .map_err(self.store_err("remove artifact", id))?;
-        }
-        Ok(())
-    }
-}
-
-/// `[lo, hi)` holding exactly the versions of `category/name`.
-pub(crate) fn model_bounds(category: &str, name: &str) -> (ModelKey, ModelKey) {
-    (
-        ModelKey::probe(category, name, ""),
-        ModelKey::probe(category, &format!("{name}\0"), ""),
-    )
-}
-
-/// The key of chunk `chunk` of a version's artifact.
-pub(crate) fn chunk_key(id: &ModelId, chunk: u64) -> ChunkKey {
-    ChunkKey {
-        category: id.category.clone(),
-        name: id.name.clone(),
-        version: id.version.clone(),
-        chunk,
-    }
-}
-
-/// Refuses empty or over-long identifiers.
-pub(crate) fn check_field(id: &ModelId, field: &'static str, value: &str) -> Result<()> {
-    if value.is_empty() || value.len() > MAX_FIELD_BYTES {
-        return Err(ModelError::InvalidArgument {
-            model: id.clone(),
-            field,
-            reason: format!(
-                "must be 1..={MAX_FIELD_BYTES} bytes, got {} bytes",
-                value.len()
-            ),
-        });
-    }
-    Ok(())
-}
-
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
 }
 
 async fn open_store<K, V>(
@@ -463,7 +279,7 @@ where
     r.map_err(|source| ModelError::Store {
         registry: registry.to_string(),
         op: "open",
-        model: ModelId::model("*", "*"),
+        model: ModelId::model("*", "*").into(),
         source,
     })
 }

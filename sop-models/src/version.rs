@@ -10,7 +10,8 @@
 //!
 //! A leading `v`/`V` is accepted (`v1.2.3` parses like `1.2.3`). The empty
 //! string is the smallest version; the registry uses it only as a scan bound
-//! and never stores it.
+//! and never stores it. This order is baked into the B-tree layout of every
+//! stored registry: changing it means rebuilding the models store.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -210,8 +211,18 @@ mod tests {
         assert_eq!(v.build, "build.5");
         assert!(SemVer::parse("v0.1.0").is_some());
         for bad in [
-            "", "1", "1.2", "1.2.3.4", "01.2.3", "1.2.3-", "1.2.3-01", "1.2.3+", "a.b.c", "1.2.x",
-            "1.2.3-a..b", "1.2.3-ä",
+            "",
+            "1",
+            "1.2",
+            "1.2.3.4",
+            "01.2.3",
+            "1.2.3-",
+            "1.2.3-01",
+            "1.2.3+",
+            "a.b.c",
+            "1.2.x",
+            "1.2.3-a..b",
+            "1.2.3-ä",
         ] {
             assert!(SemVer::parse(bad).is_none(), "{bad} must not parse");
         }

@@ -43,8 +43,14 @@ struct Generator {
 }
 
 impl AsyncRead for Generator {
-    fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        let n = (buf.remaining() as u64).min(self.len - self.pos).min(64 * 1024) as usize;
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let n = (buf.remaining() as u64)
+            .min(self.len - self.pos)
+            .min(64 * 1024) as usize;
         let dst = buf.initialize_unfilled_to(n);
         fill(self.pos, dst);
         buf.advance(n);
@@ -71,8 +77,12 @@ async fn two_hundred_mb_artifact_streams_in_and_out_with_bounded_memory() -> R {
     // Reset the peak ("5" clears VmHWM to the current RSS) so the baseline
     // is now; fall back to the current peak where the kernel refuses.
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
-    let base_kib = if reset { status_kib("VmRSS:") } else { status_kib("VmHWM:") }
-        .ok_or("no /proc/self/status")?;
+    let base_kib = if reset {
+        status_kib("VmRSS:")
+    } else {
+        status_kib("VmHWM:")
+    }
+    .ok_or("no /proc/self/status")?;
 
     let start = Instant::now();
     let tx = db.begin(TransactionMode::ForWriting).await?;

@@ -22,7 +22,9 @@ fn model(c: usize, m: usize) -> Model {
         category: format!("cat{c}"),
         name: format!("model{m:02}"),
         layers: (c * 20 + m) as u32,
-        weights: (0..8).map(|i| (c * 1000 + m * 10 + i) as f64 / 7.0).collect(),
+        weights: (0..8)
+            .map(|i| (c * 1000 + m * 10 + i) as f64 / 7.0)
+            .collect(),
     }
 }
 
@@ -40,7 +42,10 @@ async fn check_all(db: &Database) -> R {
         }
     }
     assert!(reg.list("no-such-category").await?.is_empty());
-    assert!(reg.list("cat").await?.is_empty(), "a prefix is not a category");
+    assert!(
+        reg.list("cat").await?.is_empty(),
+        "a prefix is not a category"
+    );
     tx.commit().await?;
     Ok(())
 }
@@ -56,7 +61,10 @@ async fn five_categories_of_twenty_models_list_in_order_and_load_back() -> R {
         let j = (i * 37) % 100;
         let m = model(j / 20, j % 20);
         let info = reg.save(&m.category, &m.name, "1.0.0", &m).await?;
-        assert_eq!(info.id.to_string(), format!("{}/{}@1.0.0", m.category, m.name));
+        assert_eq!(
+            info.id.to_string(),
+            format!("{}/{}@1.0.0", m.category, m.name)
+        );
         assert!(info.summary.body_bytes > 0);
     }
     // Listing inside the writing transaction sees its own saves.
@@ -92,7 +100,10 @@ async fn get_after_delete_in_the_same_transaction_fails() -> R {
     assert!(err.to_string().contains("nlp/bert@1.0.0"), "{err}");
     assert!(reg.info("nlp", "bert", "1.0.0").await?.is_none());
     assert_eq!(reg.versions("nlp", "bert").await?, vec!["1.1.0"]);
-    assert!(!reg.delete("nlp", "bert", "1.0.0").await?, "second delete is a no-op");
+    assert!(
+        !reg.delete("nlp", "bert", "1.0.0").await?,
+        "second delete is a no-op"
+    );
     // Not-found errors leave the transaction usable.
     assert!(tx.is_active());
     tx.rollback().await?;

@@ -20,24 +20,50 @@ async fn latest_and_versions_follow_semver() -> R {
     let (_dir, db) = fresh().await?;
     let tx = db.begin(TransactionMode::ForWriting).await?;
     let reg = ModelRegistry::open(&tx, "models").await?;
-    for v in ["1.9.0", "1.10.0-rc.1", "draft", "1.2.0", "1.10.0", "0.9.1", "baseline"] {
-        reg.save("vision", "resnet", v, &format!("weights of {v}")).await?;
+    for v in [
+        "1.9.0",
+        "1.10.0-rc.1",
+        "draft",
+        "1.2.0",
+        "1.10.0",
+        "0.9.1",
+        "baseline",
+    ] {
+        reg.save("vision", "resnet", v, &format!("weights of {v}"))
+            .await?;
     }
     // Lexical order would put 1.9.0 last; semver puts 1.10.0 last.
     assert_eq!(
         reg.versions("vision", "resnet").await?,
-        vec!["baseline", "draft", "0.9.1", "1.2.0", "1.9.0", "1.10.0-rc.1", "1.10.0"]
+        vec![
+            "baseline",
+            "draft",
+            "0.9.1",
+            "1.2.0",
+            "1.9.0",
+            "1.10.0-rc.1",
+            "1.10.0"
+        ]
     );
-    let latest = reg.latest("vision", "resnet").await?.expect("versions exist");
+    let latest = reg
+        .latest("vision", "resnet")
+        .await?
+        .expect("versions exist");
     assert_eq!(latest.id.version, "1.10.0");
     let (info, body): (_, String) = reg.get_latest("vision", "resnet").await?;
-    assert_eq!((info.id.version.as_str(), body.as_str()), ("1.10.0", "weights of 1.10.0"));
+    assert_eq!(
+        (info.id.version.as_str(), body.as_str()),
+        ("1.10.0", "weights of 1.10.0")
+    );
 
     // A model whose versions are not semver orders them lexically.
     for v in ["2024-03-01", "2024-11-15", "2024-02-28"] {
         reg.save("vision", "dated", v, &v).await?;
     }
-    let latest = reg.latest("vision", "dated").await?.expect("versions exist");
+    let latest = reg
+        .latest("vision", "dated")
+        .await?
+        .expect("versions exist");
     assert_eq!(latest.id.version, "2024-11-15");
     // A model name that is a prefix of another does not see its versions.
     reg.save("vision", "res", "5.0.0", &"other").await?;
@@ -69,13 +95,25 @@ async fn saving_an_existing_version_needs_overwrite() -> R {
         .expect_err("the version exists");
     assert!(matches!(err, ModelError::AlreadyExists { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("nlp/bert@1.0.0") && msg.contains("overwrite"), "{msg}");
+    assert!(
+        msg.contains("nlp/bert@1.0.0") && msg.contains("overwrite"),
+        "{msg}"
+    );
     // The registry's own errors leave the transaction usable; the body is intact.
     assert!(tx.is_active());
-    assert_eq!(reg.get::<Vec<u8>>("nlp", "bert", "1.0.0").await?, vec![1, 2, 3]);
+    assert_eq!(
+        reg.get::<Vec<u8>>("nlp", "bert", "1.0.0").await?,
+        vec![1, 2, 3]
+    );
 
     let again = reg
-        .save_with("nlp", "bert", "1.0.0", &vec![9u8], SaveOptions::new().overwrite(true))
+        .save_with(
+            "nlp",
+            "bert",
+            "1.0.0",
+            &vec![9u8],
+            SaveOptions::new().overwrite(true),
+        )
         .await?;
     assert_eq!(again.summary.created_ms, first.summary.created_ms);
     assert_eq!(again.summary.aliases, vec!["production"]);
@@ -83,14 +121,24 @@ async fn saving_an_existing_version_needs_overwrite() -> R {
 
     let tx = db.begin(TransactionMode::ForReading).await?;
     let reg = ModelRegistry::open(&tx, "models").await?;
-    assert_eq!(reg.get_by_alias::<Vec<u8>>("nlp", "bert", "production").await?, vec![9]);
+    assert_eq!(
+        reg.get_by_alias::<Vec<u8>>("nlp", "bert", "production")
+            .await?,
+        vec![9]
+    );
     tx.commit().await?;
 
     // Invalid identifiers are refused with the field named.
     let tx = db.begin(TransactionMode::ForWriting).await?;
     let reg = ModelRegistry::open(&tx, "models").await?;
-    let err = reg.save("nlp", "", "1.0.0", &1u8).await.expect_err("empty name");
-    assert!(matches!(err, ModelError::InvalidArgument { field: "name", .. }), "{err}");
+    let err = reg
+        .save("nlp", "", "1.0.0", &1u8)
+        .await
+        .expect_err("empty name");
+    assert!(
+        matches!(err, ModelError::InvalidArgument { field: "name", .. }),
+        "{err}"
+    );
     tx.rollback().await?;
     Ok(())
 }
@@ -102,7 +150,10 @@ async fn aliases_move_atomically() -> R {
     let reg = ModelRegistry::open(&tx, "models").await?;
     reg.save("fraud", "xgb", "1.0.0", &"v1").await?;
     reg.save("fraud", "xgb", "2.0.0", &"v2").await?;
-    assert_eq!(reg.set_alias("fraud", "xgb", "production", "1.0.0").await?, None);
+    assert_eq!(
+        reg.set_alias("fraud", "xgb", "production", "1.0.0").await?,
+        None
+    );
     reg.set_alias("fraud", "xgb", "staging", "2.0.0").await?;
     let err = reg
         .set_alias("fraud", "xgb", "canary", "3.0.0")
@@ -116,14 +167,25 @@ async fn aliases_move_atomically() -> R {
     let reg = ModelRegistry::open(&tx, "models").await?;
     let prev = reg.set_alias("fraud", "xgb", "production", "2.0.0").await?;
     assert_eq!(prev.as_deref(), Some("1.0.0"));
-    assert_eq!(reg.get_by_alias::<String>("fraud", "xgb", "production").await?, "v2");
+    assert_eq!(
+        reg.get_by_alias::<String>("fraud", "xgb", "production")
+            .await?,
+        "v2"
+    );
     assert!(aliases_of(&reg, "1.0.0").await?.is_empty());
-    assert_eq!(aliases_of(&reg, "2.0.0").await?, vec!["production", "staging"]);
+    assert_eq!(
+        aliases_of(&reg, "2.0.0").await?,
+        vec!["production", "staging"]
+    );
     tx.rollback().await?;
 
     let tx = db.begin(TransactionMode::ForWriting).await?;
     let reg = ModelRegistry::open(&tx, "models").await?;
-    assert_eq!(reg.get_by_alias::<String>("fraud", "xgb", "production").await?, "v1");
+    assert_eq!(
+        reg.get_by_alias::<String>("fraud", "xgb", "production")
+            .await?,
+        "v1"
+    );
     assert_eq!(aliases_of(&reg, "1.0.0").await?, vec!["production"]);
     assert_eq!(aliases_of(&reg, "2.0.0").await?, vec!["staging"]);
     // Now move it for real.
@@ -132,7 +194,11 @@ async fn aliases_move_atomically() -> R {
 
     let tx = db.begin(TransactionMode::ForWriting).await?;
     let reg = ModelRegistry::open(&tx, "models").await?;
-    assert_eq!(reg.get_by_alias::<String>("fraud", "xgb", "production").await?, "v2");
+    assert_eq!(
+        reg.get_by_alias::<String>("fraud", "xgb", "production")
+            .await?,
+        "v2"
+    );
     assert_eq!(
         reg.aliases("fraud", "xgb").await?,
         vec![
@@ -174,7 +240,13 @@ async fn metadata_round_trips_and_can_be_replaced() -> R {
         .tag("baseline")
         .tag("cpu");
     let saved = reg
-        .save_with("tabular", "gbm", "0.1.0", &[1.5f32, -2.25], SaveOptions::new().metadata(meta.clone()))
+        .save_with(
+            "tabular",
+            "gbm",
+            "0.1.0",
+            &[1.5f32, -2.25],
+            SaveOptions::new().metadata(meta.clone()),
+        )
         .await?;
     assert!(saved.summary.created_ms > 0);
     tx.commit().await?;
@@ -183,15 +255,25 @@ async fn metadata_round_trips_and_can_be_replaced() -> R {
     let reg = ModelRegistry::open(&tx, "models").await?;
     assert_eq!(reg.metadata("tabular", "gbm", "0.1.0").await?, meta);
     let updated = meta.clone().metric("f1", 0.88);
-    reg.set_metadata("tabular", "gbm", "0.1.0", updated.clone()).await?;
+    reg.set_metadata("tabular", "gbm", "0.1.0", updated.clone())
+        .await?;
     assert_eq!(reg.metadata("tabular", "gbm", "0.1.0").await?, updated);
-    assert_eq!(reg.get::<Vec<f32>>("tabular", "gbm", "0.1.0").await?, vec![1.5, -2.25]);
+    assert_eq!(
+        reg.get::<Vec<f32>>("tabular", "gbm", "0.1.0").await?,
+        vec![1.5, -2.25]
+    );
     let info = reg.info("tabular", "gbm", "0.1.0").await?.expect("exists");
     assert_eq!(info.summary.created_ms, saved.summary.created_ms);
     assert!(info.summary.updated_ms >= saved.summary.updated_ms);
     // Decoding into an incompatible type is a codec error naming the model.
-    let err = reg.get::<String>("tabular", "gbm", "0.1.0").await.expect_err("wrong type");
-    assert!(matches!(err, ModelError::Codec { .. }) && err.to_string().contains("tabular/gbm@0.1.0"), "{err}");
+    let err = reg
+        .get::<String>("tabular", "gbm", "0.1.0")
+        .await
+        .expect_err("wrong type");
+    assert!(
+        matches!(err, ModelError::Codec { .. }) && err.to_string().contains("tabular/gbm@0.1.0"),
+        "{err}"
+    );
     tx.commit().await?;
     Ok(())
 }

@@ -1,18 +1,32 @@
 //! `sop-vector`: an IVF vector store on SOP B-trees (SPEC §2).
 //!
-//! This part of the crate is engine-independent: metrics and distance kernels, validation,
-//! k-means, top-k selection, `.fvecs`/`.ivecs` I/O, synthetic data and exact ground truth.
+//! - The store: [`VectorStore`] (a domain opened in a caller's transaction: upserts, gets,
+//!   deletes, queries, splits), [`optimize`] (the Lookup-tree sampled, versioned rebuild),
+//!   [`maintain`] / [`spawn_maintenance`] (self-healing), the rebuild [`lock`]. The B-tree
+//!   layout and its invariants are documented in [`schema`].
+//! - Engine-independent parts: metrics and distance kernels, validation, k-means, top-k
+//!   selection, `.fvecs`/`.ivecs` I/O, synthetic data and exact ground truth.
 
+pub mod cache;
 pub mod centroids;
+pub mod config;
 pub mod distance;
 pub mod error;
 pub mod fvecs;
 pub mod ground_truth;
+pub mod ingest;
 pub mod kmeans;
+pub mod lock;
+pub mod maintain;
 pub mod metric;
 pub mod packed;
 pub mod parallel;
+pub mod query;
+pub mod rebuild;
+pub mod schema;
 pub mod slab;
+pub mod split;
+pub mod store;
 pub mod synthetic;
 pub mod topk;
 pub mod validate;
@@ -25,3 +39,10 @@ pub use packed::PackedSlab;
 pub use slab::VectorSlab;
 pub use topk::{Scored, TopK};
 pub use validate::{check_vector, prepare_vector};
+pub use config::{HealingPolicy, VectorConfig};
+pub use ingest::NewItem;
+pub use lock::{lock_domain, unlock_domain, LockGrant};
+pub use maintain::{collect_tombstones, maintain, spawn_maintenance, MaintenanceAction};
+pub use query::{Filter, Hit};
+pub use rebuild::{optimize, RebuildOptions, RebuildReport};
+pub use store::{Record, StoreStats, VectorStore};

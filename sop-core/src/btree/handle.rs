@@ -240,7 +240,31 @@ impl<K: Key, V: Value> Btree<K, V> {
     /// Adds an item. In a unique tree returns `false` (and changes nothing)
     /// when the key exists; in a duplicate tree always adds.
     pub async fn add(&self, key: K, value: V) -> Result<bool> {
-        if self.cell.shared.options.unique && self.lookup(Some("add"), &key).await?.is_some() {
+        let unique = self.cell.shared.options.unique;
+        if self.cell.shared.options.value_placement == ValuePlacement::Small {
+            // One descent: check and insert in the same step.
+            let item = self.new_item(key, ValueCell::Inline(value));
+            let added = self
+                .run(Some("add"), |v| {
+                    if unique {
+                        if let Some(loc) = v.find_first(&item.key)? {
+                            if let Some(it) = loc.item().cloned() {
+                                v.record_item(&it);
+                            }
+                            return Ok(false);
+                        }
+                        v.record_absent(&item.key);
+                    }
+                    v.insert_item(item.clone())?;
+                    Ok(true)
+                })
+                .await?;
+            if added {
+                self.set_cursor(Some(&item));
+            }
+            return Ok(added);
+        }
+        if unique && self.lookup(Some("add"), &key).await?.is_some() {
             return Ok(false);
         }
         self.insert_new(key, value).await?;

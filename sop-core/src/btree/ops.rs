@@ -75,9 +75,12 @@ struct OpOut<'a, K, V> {
     k: u8,
     key: &'a K,
     old: Option<&'a K>,
+    /// Item ids go out as MessagePack `bin` (one memcpy), not 16 integers.
+    #[serde(with = "serde_bytes")]
     id: [u8; 16],
     ver: u64,
     val: Option<&'a V>,
+    #[serde(with = "serde_bytes")]
     blob: Option<[u8; 16]>,
 }
 
@@ -87,9 +90,11 @@ struct OpIn<K, V> {
     k: u8,
     key: K,
     old: Option<K>,
+    #[serde(with = "serde_bytes")]
     id: [u8; 16],
     ver: u64,
     val: Option<V>,
+    #[serde(with = "serde_bytes")]
     blob: Option<[u8; 16]>,
 }
 

@@ -74,7 +74,7 @@ impl<K: Key, V: Value> StoreShared<K, V> {
     /// A store whose committed state is `info` (root and count) with no
     /// changes since the last checkpoint.
     pub fn new(engine: Arc<Engine>, info: &StoreInfo, order: Arc<dyn KeyOrder<K>>) -> Self {
-        let mut nodes = imbl::HashMap::new();
+        let mut nodes = imbl::GenericHashMap::default();
         if !engine.registry_has(info.root) {
             // Created after the last checkpoint: its root exists only in the WAL.
             nodes.insert(
@@ -125,7 +125,10 @@ impl<K: Key, V: Value> StoreShared<K, V> {
                 let mut v = view.lock();
                 let r = step(&mut v);
                 if !matches!(r, Err(Interrupt::Need { .. })) {
-                    v.pinned.clear();
+                    if !v.pinned.is_empty() {
+                        v.pinned.clear();
+                    }
+                    v.pin_all = false;
                 }
                 r
             };

@@ -52,7 +52,12 @@ pub struct TreeVersion<K, V> {
     /// Exact number of items.
     pub count: u64,
     /// Nodes changed since the store was opened in this process.
-    pub nodes: imbl::HashMap<NodeId, NodeRef<K, V>>,
+    pub nodes: imbl::GenericHashMap<
+        NodeId,
+        NodeRef<K, V>,
+        crate::id_hash::IdBuild,
+        imbl::shared_ptr::DefaultSharedPtr,
+    >,
 }
 
 impl<K, V> Clone for TreeVersion<K, V> {

@@ -15,7 +15,6 @@
 //!   re-validate at commit (only when `track_reads`).
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -25,6 +24,7 @@ use crate::btree::ops::{Op, Pos, ReadRecord};
 use crate::btree::store::StoreShared;
 use crate::btree::version::{NodeRef, TreeVersion};
 use crate::error::SopError;
+use crate::id_hash::{IdMap, IdSet};
 use crate::storage::registry::NodeId;
 use crate::{Key, Value};
 
@@ -103,11 +103,14 @@ pub struct TreeView<K, V> {
     /// Current exact count.
     pub count: u64,
     /// Changed or new nodes.
-    pub overlay: HashMap<NodeId, Arc<Node<K, V>>>,
+    pub overlay: IdMap<NodeId, Arc<Node<K, V>>>,
     /// Nodes removed from the tree by this view.
-    pub freed: HashSet<NodeId>,
+    pub freed: IdSet<NodeId>,
     /// Nodes pinned for the operation in progress.
-    pub pinned: HashMap<NodeId, Arc<Node<K, V>>>,
+    pub pinned: IdMap<NodeId, Arc<Node<K, V>>>,
+    /// Pin every node touched (set by mutations, which must not meet a miss
+    /// half-way).
+    pub pin_all: bool,
     /// Effective changes, in order.
     pub ops: Vec<Op<K, V>>,
     /// Observations to validate at commit.
@@ -132,9 +135,10 @@ impl<K: Key, V: Value> TreeView<K, V> {
             count: base.count,
             shared,
             base,
-            overlay: HashMap::new(),
-            freed: HashSet::new(),
-            pinned: HashMap::new(),
+            overlay: IdMap::default(),
+            freed: IdSet::default(),
+            pinned: IdMap::default(),
+            pin_all: false,
             ops: Vec::new(),
             reads: Vec::new(),
             track_reads,
@@ -182,7 +186,9 @@ impl<K: Key, V: Value> TreeView<K, V> {
         };
         match self.shared.engine.l1.get::<Node<K, V>>(physical) {
             Some(n) => {
-                self.pinned.insert(id, n.clone());
+                if self.pin_all {
+                    self.pinned.insert(id, n.clone());
+                }
                 Ok(n)
             }
             None => Err(Interrupt::Need { node: id, physical }),
@@ -372,6 +378,11 @@ impl<K: Key, V: Value> TreeView<K, V> {
         Ok(Arc::make_mut(arc))
     }
 
+    fn set_node(&mut self, id: NodeId, node: Node<K, V>) {
+        self.pinned.remove(&id);
+        self.overlay.insert(id, Arc::new(node));
+    }
+
     fn new_node(&mut self, node: Node<K, V>) -> NodeId {
         let id = self.shared.engine.allocate_node_id();
         self.overlay.insert(id, Arc::new(node));
@@ -386,14 +397,19 @@ impl<K: Key, V: Value> TreeView<K, V> {
 
     /// Inserts `item` at its position; the caller has checked uniqueness.
     pub fn insert_item(&mut self, item: Arc<Item<K, V>>) -> Step<()> {
-        let loc = self.seek(Bound::At(&item.key, item.id))?;
+        self.pin_all = true;
+        // Keep no reference to the leaf while writing it: `Arc::make_mut`
+        // would otherwise copy the whole node.
+        let Located {
+            path, leaf_id, pos, ..
+        } = self.seek(Bound::At(&item.key, item.id))?;
         self.epoch += 1;
         let slot = self.shared.options.slot_length;
         let split = {
-            let Node::Leaf(items) = self.writable(loc.leaf_id)? else {
+            let Node::Leaf(items) = self.writable(leaf_id)? else {
                 return Err(SopError::format("leaf", "expected a leaf").into());
             };
-            items.insert(loc.pos, item.clone());
+            items.insert(pos, item.clone());
             if items.len() > slot {
                 let right = items.split_off(items.len() / 2);
                 Some(right)
@@ -406,7 +422,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
         if let Some(right) = split {
             let sep = right.keys()[0].clone();
             let right_id = self.new_node(Node::Leaf(right));
-            self.propagate_split(loc.path, loc.leaf_id, sep, right_id)?;
+            self.propagate_split(path, leaf_id, sep, right_id)?;
         }
         Ok(())
     }
@@ -466,13 +482,14 @@ impl<K: Key, V: Value> TreeView<K, V> {
 
     /// Replaces the item at `(old_key, item.id)` (the new key compares equal).
     pub fn replace_item(&mut self, old_key: &K, item: Arc<Item<K, V>>) -> Step<bool> {
-        let Some(loc) = self.find_exact(old_key, item.id)? else {
+        self.pin_all = true;
+        let Some(Located { leaf_id, pos, .. }) = self.find_exact(old_key, item.id)? else {
             return Ok(false);
         };
-        let Node::Leaf(items) = self.writable(loc.leaf_id)? else {
+        let Node::Leaf(items) = self.writable(leaf_id)? else {
             return Err(SopError::format("leaf", "expected a leaf").into());
         };
-        let old = items.replace(loc.pos, item.clone());
+        let old = items.replace(pos, item.clone());
         if let ValueCell::Blob(b) = old.value {
             if !matches!(item.value, ValueCell::Blob(nb) if nb == b) {
                 self.superseded.push(b);
@@ -487,11 +504,15 @@ impl<K: Key, V: Value> TreeView<K, V> {
 
     /// Removes the item `(key, id)`; `false` if absent.
     pub fn remove_item(&mut self, key: &K, id: Uuid) -> Step<bool> {
-        let Some(loc) = self.find_exact(key, id)? else {
+        self.pin_all = true;
+        let Some(Located {
+            path, leaf_id, pos, ..
+        }) = self.find_exact(key, id)?
+        else {
             return Ok(false);
         };
         // Pin siblings along the path so rebalancing never needs a load.
-        for (pid, idx) in loc.path.clone() {
+        for (pid, idx) in path.clone() {
             let parent = self.node(pid)?;
             if let Node::Internal { children, .. } = &*parent {
                 if idx > 0 {
@@ -503,8 +524,8 @@ impl<K: Key, V: Value> TreeView<K, V> {
             }
         }
         self.epoch += 1;
-        if let Node::Leaf(items) = self.writable(loc.leaf_id)? {
-            let old = items.remove(loc.pos);
+        if let Node::Leaf(items) = self.writable(leaf_id)? {
+            let old = items.remove(pos);
             if let ValueCell::Blob(b) = old.value {
                 self.superseded.push(b);
             }
@@ -514,7 +535,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
             key: key.clone(),
             id,
         });
-        self.rebalance(loc.path, loc.leaf_id)?;
+        self.rebalance(path, leaf_id)?;
         Ok(true)
     }
 
@@ -555,10 +576,12 @@ impl<K: Key, V: Value> TreeView<K, V> {
                 Node::Internal { seps, .. } => seps[left_idx].clone(),
                 Node::Leaf(_) => return Ok(()),
             };
-            if l.len() + r.len() <= slot {
+            let merge = l.len() + r.len() <= slot;
+            if merge {
                 // Merge right into left.
                 let merged = merge_nodes(&l, &r, sep);
-                *self.writable(lid)? = merged;
+                drop((l, r, parent));
+                self.set_node(lid, merged);
                 self.free_node(rid);
                 if let Node::Internal { seps, children } = self.writable(pid)? {
                     seps.remove(left_idx);
@@ -569,8 +592,9 @@ impl<K: Key, V: Value> TreeView<K, V> {
             }
             // Borrow: even out the two siblings.
             let (nl, nr, new_sep) = redistribute(&l, &r, sep);
-            *self.writable(lid)? = nl;
-            *self.writable(rid)? = nr;
+            drop((l, r, parent));
+            self.set_node(lid, nl);
+            self.set_node(rid, nr);
             if let Node::Internal { seps, .. } = self.writable(pid)? {
                 seps[left_idx] = new_sep;
             }

@@ -8,7 +8,6 @@
 //! past its share drops its oldest tenth.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -19,11 +18,15 @@ const SHARDS: usize = 16;
 
 type Entry = (Arc<dyn Any + Send + Sync>, u64);
 
+struct Shard {
+    map: crate::id_hash::IdMap<Uuid, Entry>,
+    tick: u64,
+}
+
 /// A sharded LRU of decoded objects.
 pub struct L1Cache {
-    shards: Vec<Mutex<HashMap<Uuid, Entry>>>,
+    shards: Vec<Mutex<Shard>>,
     per_shard: usize,
-    tick: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -32,24 +35,31 @@ impl L1Cache {
     /// A cache holding about `capacity` objects.
     pub fn new(capacity: usize) -> Self {
         L1Cache {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        map: Default::default(),
+                        tick: 0,
+                    })
+                })
+                .collect(),
             per_shard: (capacity / SHARDS).max(8),
-            tick: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
     }
 
-    fn shard(&self, id: &Uuid) -> &Mutex<HashMap<Uuid, Entry>> {
+    fn shard(&self, id: &Uuid) -> &Mutex<Shard> {
         let b = id.as_bytes();
         &self.shards[(b[15] as usize) % SHARDS]
     }
 
     /// Looks up an object of type `T`.
     pub fn get<T: Send + Sync + 'static>(&self, id: Uuid) -> Option<Arc<T>> {
-        let t = self.tick.fetch_add(1, Ordering::Relaxed);
         let mut shard = self.shard(&id).lock();
-        match shard.get_mut(&id) {
+        shard.tick += 1;
+        let t = shard.tick;
+        match shard.map.get_mut(&id) {
             Some((obj, used)) => {
                 *used = t;
                 let obj = obj.clone();
@@ -67,21 +77,22 @@ impl L1Cache {
 
     /// Inserts an object.
     pub fn put<T: Send + Sync + 'static>(&self, id: Uuid, obj: Arc<T>) {
-        let t = self.tick.fetch_add(1, Ordering::Relaxed);
         let mut shard = self.shard(&id).lock();
-        shard.insert(id, (obj, t));
-        if shard.len() > self.per_shard + self.per_shard / 10 {
-            let mut ticks: Vec<u64> = shard.values().map(|(_, u)| *u).collect();
-            let cut_at = shard.len() - self.per_shard;
+        shard.tick += 1;
+        let t = shard.tick;
+        shard.map.insert(id, (obj, t));
+        if shard.map.len() > self.per_shard + self.per_shard / 10 {
+            let mut ticks: Vec<u64> = shard.map.values().map(|(_, u)| *u).collect();
+            let cut_at = shard.map.len() - self.per_shard;
             ticks.select_nth_unstable(cut_at);
             let cut = ticks[cut_at];
-            shard.retain(|_, (_, u)| *u >= cut);
+            shard.map.retain(|_, (_, u)| *u >= cut);
         }
     }
 
     /// Drops an entry.
     pub fn remove(&self, id: Uuid) {
-        self.shard(&id).lock().remove(&id);
+        self.shard(&id).lock().map.remove(&id);
     }
 
     /// (hits, misses) since creation.

@@ -98,6 +98,12 @@ pub fn parse_header(path: &Path, bytes: &[u8]) -> Result<FrameHeader> {
             format!("unsupported format version {version}"),
         ));
     }
+    if bytes[7] != 0 {
+        return Err(SopError::format(
+            path,
+            format!("reserved header byte is {:#04x}, expected 0", bytes[7]),
+        ));
+    }
     let kind = FrameKind::from_u8(bytes[6])
         .ok_or_else(|| SopError::format(path, format!("unknown frame kind {}", bytes[6])))?;
     let len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;

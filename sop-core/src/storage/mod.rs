@@ -4,6 +4,7 @@ pub mod blob_store;
 pub mod catalog;
 pub mod checked_json;
 pub mod commit_record;
+pub mod erasure;
 pub mod frame;
 pub mod fsio;
 pub mod registry;

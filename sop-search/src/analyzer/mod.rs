@@ -12,7 +12,7 @@ mod stop_words;
 mod tokenizer;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +106,27 @@ impl AnalyzerConfig {
             builder = builder.filter(SnowballStemmer::new(self.language));
         }
         builder.build()
+    }
+}
+
+/// Analyzers built by [`AnalyzerConfig::shared`], most recent first.
+static SHARED: Mutex<Vec<(AnalyzerConfig, Analyzer)>> = Mutex::new(Vec::new());
+/// Configurations [`SHARED`] remembers.
+const SHARED_ENTRIES: usize = 16;
+
+impl AnalyzerConfig {
+    /// The analyzer of this configuration, built once per process and shared (so an index
+    /// opened in every transaction keeps its stop-word set and stemming memo warm).
+    pub fn shared(&self) -> Analyzer {
+        // The list is always consistent: a poisoned lock carries no meaning here.
+        let mut built = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, a)) = built.iter().find(|(c, _)| c == self) {
+            return a.clone();
+        }
+        let analyzer = self.build();
+        built.insert(0, (self.clone(), analyzer.clone()));
+        built.truncate(SHARED_ENTRIES);
+        analyzer
     }
 }
 

@@ -93,7 +93,7 @@ impl PostingBlock {
     /// Appends entries (their docs must follow every doc of the block) and refreshes `max`.
     pub fn extend(&mut self, entries: &[Entry]) {
         for e in entries {
-            debug_assert!(self.docs.last().is_none_or(|&d| d < e.doc));
+            debug_assert!(self.docs.last().map_or(true, |&d| d < e.doc));
             self.docs.push(e.doc);
             self.tfs.push(e.tf);
             self.lens.push(e.len);
@@ -157,8 +157,7 @@ pub(crate) struct DocBlock {
 impl DocBlock {
     /// Removes the listed doc numbers.
     pub fn remove_all(&mut self, gone: &[u32]) {
-        let mut keep = self.docs.iter().map(|d| !gone.contains(d));
-        let mask: Vec<bool> = keep.by_ref().collect();
+        let mask: Vec<bool> = self.docs.iter().map(|d| !gone.contains(d)).collect();
         retain_by(&mut self.docs, &mask);
         retain_by(&mut self.lens, &mask);
         retain_by(&mut self.ids, &mask);

@@ -1,0 +1,170 @@
+//! Writes: [`VectorStore::upsert`] and the batch fast path [`VectorStore::upsert_batch`].
+//!
+//! A batch is validated completely before anything is written. It is then assigned to its
+//! nearest centroids in one multi-threaded pass ([`crate::Centroids::assign`]); when the domain
+//! has no centroid yet, k-means (k-means++ then Lloyd, `k = √batch`) is trained on the batch
+//! first. Per item the writer does one `data` lookup (dedup: an existing id is *moved*, its old
+//! `vecs` entry removed), one `data` write and one `vecs` insert; bucket counts are updated once
+//! per touched bucket. Afterwards, touched buckets past the split bound of the
+//! [`crate::HealingPolicy`] are split (2-means) in the same transaction.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::error::{Ctx, Result};
+use crate::kmeans::{train, KMeansConfig};
+use crate::schema::{CentroidRecord, DataKey, Location};
+use crate::store::VectorStore;
+use crate::validate::prepare_vector;
+use crate::Metric;
+
+/// An item to upsert.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewItem {
+    /// Item id (dedup key).
+    pub id: String,
+    /// The raw vector (normalised on write for cosine).
+    pub vector: Vec<f32>,
+    /// Payload JSON (`Null` for none).
+    pub payload: Value,
+}
+
+impl NewItem {
+    /// An item without payload.
+    pub fn new(id: impl Into<String>, vector: Vec<f32>) -> Self {
+        Self {
+            id: id.into(),
+            vector,
+            payload: Value::Null,
+        }
+    }
+
+    /// Sets the payload.
+    pub fn payload(mut self, payload: Value) -> Self {
+        self.payload = payload;
+        self
+    }
+}
+
+/// Euclidean distance to the centroid from a centroid score (see [`crate::Centroids`]).
+pub(crate) fn distance_from_score(metric: Metric, score: f32) -> f32 {
+    if metric.is_spherical() {
+        (2.0 - 2.0 * score).max(0.0).sqrt()
+    } else {
+        (-score).max(0.0).sqrt()
+    }
+}
+
+impl VectorStore {
+    /// Inserts or moves one item. Prefer [`VectorStore::upsert_batch`] for many items.
+    pub async fn upsert(&self, id: &str, vector: &[f32], payload: Value) -> Result<()> {
+        self.upsert_batch(vec![NewItem {
+            id: id.to_string(),
+            vector: vector.to_vec(),
+            payload,
+        }])
+        .await
+    }
+
+    /// Inserts or moves a batch of items (the last occurrence of a repeated id wins).
+    /// Nothing is written when any vector is invalid (wrong length, NaN, infinity, zero for
+    /// cosine) or the domain is locked by a rebuild.
+    pub async fn upsert_batch(&self, items: Vec<NewItem>) -> Result<()> {
+        let dim = self.config.dimensions;
+        let metric = self.config.metric;
+        let mut last: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+        for (i, it) in items.iter().enumerate() {
+            last.insert(it.id.as_str(), i);
+        }
+        let mut flat = Vec::with_capacity(last.len() * dim);
+        let mut order = Vec::with_capacity(last.len());
+        for (i, it) in items.iter().enumerate() {
+            if last.get(it.id.as_str()) == Some(&i) {
+                flat.extend(prepare_vector(&self.domain, "vector", &it.vector, dim, metric)?);
+                order.push(i);
+            }
+        }
+        if order.is_empty() {
+            return Ok(());
+        }
+        self.ensure_writable().await?;
+        let mut set = self.centroid_set().await?;
+        if set.codebook.is_none() {
+            self.train_initial(&flat).await?;
+            set = self.centroid_set().await?;
+        }
+        let Some(codebook) = set.codebook.as_ref() else {
+            return Ok(());
+        };
+        let asg = codebook.assign(&flat, self.threads);
+        let mut deltas: HashMap<u32, (i64, i64)> = HashMap::new();
+        let version = self.config.active_version;
+        let (d, vname, dname) = (&self.domain, self.vecs.name(), self.data.name());
+        let mut items: Vec<Option<NewItem>> = items.into_iter().map(Some).collect();
+        for (row, &i) in order.iter().enumerate() {
+            let Some(item) = items[i].take() else { continue };
+            let loc = Location {
+                centroid: set.ids[asg.labels[row] as usize],
+                distance: distance_from_score(metric, asg.scores[row]),
+            };
+            let vector = flat[row * dim..(row + 1) * dim].to_vec();
+            let key = DataKey::at(item.id.as_str(), loc, version);
+            match self.data_key(&item.id).await? {
+                Some(old) => {
+                    let old_loc = self.location(&old)?;
+                    self.vecs
+                        .remove(&old_loc.key(&item.id, old.deleted))
+                        .await
+                        .ctx(d, vname)?;
+                    let e = deltas.entry(old_loc.centroid).or_default();
+                    if old.deleted {
+                        e.1 -= 1;
+                    } else {
+                        e.0 -= 1;
+                    }
+                    self.data.upsert(key, item.payload).await.ctx(d, dname)?;
+                }
+                None => {
+                    self.data.add(key, item.payload).await.ctx(d, dname)?;
+                }
+            }
+            self.vecs
+                .add(loc.key(&item.id, false), vector)
+                .await
+                .ctx(d, vname)?;
+            deltas.entry(loc.centroid).or_default().0 += 1;
+        }
+        self.adjust_counts(&deltas).await?;
+        if self.healing.auto_split {
+            let touched: Vec<u32> = deltas.keys().copied().collect();
+            self.split_overfull(&touched).await?;
+        }
+        Ok(())
+    }
+
+    /// Trains the first codebook on a batch (`k = √n`) and stores it.
+    async fn train_initial(&self, flat: &[f32]) -> Result<()> {
+        let dim = self.config.dimensions;
+        let n = flat.len() / dim;
+        let k = crate::config::centroids_for(n);
+        let cfg = KMeansConfig::new(k)
+            .metric(self.config.metric)
+            .seed(self.seed)
+            .threads(self.threads);
+        let model = train(flat, dim, &cfg)?;
+        for j in 0..model.centroids.len() {
+            let rec = CentroidRecord {
+                vector: model.centroids.get(j).to_vec(),
+                count: 0,
+                deleted: 0,
+                epoch: rand::random(),
+            };
+            self.centroids
+                .add(j as u32, rec)
+                .await
+                .ctx(&self.domain, self.centroids.name())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,157 @@
+//! Bucket maintenance inside a writer's transaction: [`VectorStore::split_centroid`] (2-means
+//! split of one bucket, SPEC §2.4), the automatic split bound, and
+//! [`VectorStore::add_centroid`].
+//!
+//! Split bound (see [`crate::HealingPolicy`]): a bucket with `live` items splits when
+//! `live > split_factor × min(mean bucket size, √total)` and `live ≥ min_split_size`. The `√total`
+//! term lets a domain that started with too few centroids (a tiny first batch) grow towards the
+//! `√n` buckets a rebuild would give, without waiting for the rebuild.
+//!
+//! A split keeps the old centroid id for one half and creates a new id for the other; both
+//! halves' entries are re-keyed (new distance) and their data keys re-pointed. Tombstones of
+//! the bucket are dropped physically on the way (tombstone GC).
+
+use futures::StreamExt;
+use sop_core::Direction;
+
+use crate::distance;
+use crate::error::{Ctx, Result, VectorError};
+use crate::kmeans::split_in_two;
+use crate::schema::{CentroidRecord, DataKey, Location, VecKey};
+use crate::store::VectorStore;
+
+impl VectorStore {
+    /// Splits every bucket of `touched` past the split bound.
+    pub(crate) async fn split_overfull(&self, touched: &[u32]) -> Result<()> {
+        let set = self.centroid_set().await?;
+        let total = set.live() as f64;
+        if set.ids.is_empty() || total == 0.0 {
+            return Ok(());
+        }
+        let mean = total / set.ids.len() as f64;
+        let bound = self.healing.split_factor * mean.min(total.sqrt());
+        for &c in touched {
+            let Some(row) = set.row_of(c) else { continue };
+            let live = set.counts[row];
+            if live >= self.healing.min_split_size && live as f64 > bound {
+                self.split_centroid(c).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads bucket `c`: live `(key, vector)` pairs and tombstone keys.
+    async fn read_bucket(&self, c: u32) -> Result<(Vec<(VecKey, Vec<f32>)>, Vec<VecKey>)> {
+        let mut live = Vec::new();
+        let mut dead = Vec::new();
+        let mut rows = std::pin::pin!(self
+            .vecs
+            .range(VecKey::bucket_start(c)..VecKey::bucket_start(c + 1), Direction::Forward));
+        while let Some(r) = rows.next().await {
+            let (k, v) = r.ctx(&self.domain, self.vecs.name())?;
+            if k.deleted {
+                dead.push(k);
+            } else {
+                live.push((k, v));
+            }
+        }
+        Ok((live, dead))
+    }
+
+    /// Splits bucket `c` in two with 2-means; returns the new centroid id, or `None` when the
+    /// bucket has fewer than two live items.
+    pub async fn split_centroid(&self, c: u32) -> Result<Option<u32>> {
+        self.ensure_writable().await?;
+        let (d, cname) = (&self.domain, self.centroids.name());
+        if self.centroids.get(&c).await.ctx(d, cname)?.is_none() {
+            return Err(VectorError::invalid("centroid", format!("no centroid {c} in `{d}`")));
+        }
+        let (live, dead) = self.read_bucket(c).await?;
+        for k in &dead {
+            self.vecs.remove(k).await.ctx(d, self.vecs.name())?;
+            self.data
+                .remove(&DataKey::probe(k.id.as_str()))
+                .await
+                .ctx(d, self.data.name())?;
+        }
+        if live.len() < 2 {
+            return Ok(None);
+        }
+        let dim = self.config.dimensions;
+        let flat: Vec<f32> = live.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+        let model = split_in_two(&flat, dim, self.config.metric, self.seed ^ u64::from(c))?;
+        let new_id = self.next_centroid_id().await?;
+        let ids = [c, new_id];
+        let mut counts = [0u64; 2];
+        for ((old, v), &label) in live.into_iter().zip(&model.labels) {
+            let half = label as usize;
+            counts[half] += 1;
+            let centre = model.centroids.get(half);
+            let loc = Location {
+                centroid: ids[half],
+                distance: distance::l2_squared(&v, centre).sqrt(),
+            };
+            self.vecs.remove(&old).await.ctx(d, self.vecs.name())?;
+            self.vecs
+                .add(loc.key(&old.id, false), v)
+                .await
+                .ctx(d, self.vecs.name())?;
+            let key = DataKey::at(old.id.as_str(), loc, self.config.active_version);
+            self.data.update_key(key).await.ctx(d, self.data.name())?;
+        }
+        for half in 0..2 {
+            let rec = CentroidRecord {
+                vector: model.centroids.get(half).to_vec(),
+                count: counts[half],
+                deleted: 0,
+                epoch: rand::random(),
+            };
+            self.centroids.upsert(ids[half], rec).await.ctx(d, cname)?;
+        }
+        Ok(Some(new_id))
+    }
+
+    /// One past the largest centroid id.
+    async fn next_centroid_id(&self) -> Result<u32> {
+        let name = self.centroids.name();
+        if !self.centroids.last().await.ctx(&self.domain, name)? {
+            return Ok(0);
+        }
+        let last = self.centroids.current_key().await.ctx(&self.domain, name)?;
+        Ok(last.map_or(0, |k| k + 1))
+    }
+
+    /// Adds an empty centroid at `vector`; new items near it are routed to it. Existing items
+    /// stay in their buckets until the next rebuild. Returns the new centroid id.
+    pub async fn add_centroid(&self, vector: &[f32]) -> Result<u32> {
+        self.ensure_writable().await?;
+        let v = crate::validate::prepare_vector(
+            &self.domain,
+            "centroid",
+            vector,
+            self.config.dimensions,
+            self.config.metric,
+        )?;
+        let id = self.next_centroid_id().await?;
+        let rec = CentroidRecord {
+            vector: v,
+            count: 0,
+            deleted: 0,
+            epoch: rand::random(),
+        };
+        self.centroids
+            .add(id, rec)
+            .await
+            .ctx(&self.domain, self.centroids.name())?;
+        Ok(id)
+    }
+
+    /// The centroid vectors of the active version (codebook rows).
+    pub async fn centroid_vectors(&self) -> Result<Vec<Vec<f32>>> {
+        let set = self.centroid_set().await?;
+        Ok(match &set.codebook {
+            Some(cb) => (0..cb.len()).map(|j| cb.get(j).to_vec()).collect(),
+            None => Vec::new(),
+        })
+    }
+}
