@@ -55,6 +55,11 @@ pub use transaction::Transaction;
 pub use uuid::Uuid;
 pub use verify::VerifyReport;
 
+/// The README's Rust samples, compiled as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// On-disk format version written into every frame, block and metadata file.
 pub const FORMAT_VERSION: u32 = 1;
 

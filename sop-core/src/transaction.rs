@@ -196,7 +196,18 @@ pub(crate) struct TxInner {
     pub started: Instant,
     pub id: u64,
     generation: u64,
+    /// Set once the transaction left the active state and was unregistered.
+    ended: std::sync::atomic::AtomicBool,
     state: Mutex<TxState>,
+}
+
+impl TxInner {
+    /// Unregisters the transaction from garbage-collection bookkeeping (once).
+    fn end(&self) {
+        if !self.ended.swap(true, Ordering::AcqRel) {
+            self.engine.tx_end(self.generation);
+        }
+    }
 }
 
 impl Drop for TxInner {
@@ -206,7 +217,7 @@ impl Drop for TxInner {
             // Abandoned without commit or rollback: its blobs become garbage.
             self.engine.retire(std::mem::take(&mut state.written_blobs));
         }
-        self.engine.tx_end(self.generation);
+        self.end();
     }
 }
 
@@ -237,6 +248,7 @@ impl Transaction {
                 started: Instant::now(),
                 id: rand::random::<u64>() | 1,
                 generation,
+                ended: std::sync::atomic::AtomicBool::new(false),
                 state: Mutex::new(TxState {
                     status: Status::Active,
                     views: BTreeMap::new(),
@@ -294,6 +306,13 @@ impl Transaction {
             std::mem::take(&mut s.written_blobs)
         };
         self.inner.engine.retire(blobs);
+        self.inner.end();
+    }
+
+    /// Whether a store named `name` exists (committed, or created by this
+    /// transaction). Does not open it and never fails the transaction.
+    pub fn has_btree(&self, name: &str) -> bool {
+        self.inner.state.lock().views.contains_key(name) || self.inner.engine.catalog.lock().stores.contains_key(name)
     }
 
     pub(crate) fn note_blob(&self, id: Uuid) {
@@ -412,6 +431,7 @@ impl Transaction {
             return Err(e);
         }
         self.inner.state.lock().status = Status::Committed;
+        self.inner.end();
         // Maintenance after the commit point: failures here never undo the
         // commit; they are reported and retried by the next commit.
         let engine = &self.inner.engine;
@@ -501,6 +521,7 @@ impl Transaction {
             std::mem::take(&mut s.written_blobs)
         };
         self.inner.engine.retire(blobs);
+        self.inner.end();
         self.inner.engine.collect_garbage().await
     }
 }

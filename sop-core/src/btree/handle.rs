@@ -221,18 +221,13 @@ impl<K: Key, V: Value> Btree<K, V> {
 
     /// Looks up the first item with `key` and records the observation.
     async fn lookup(&self, op: Option<&'static str>, key: &K) -> Result<Option<Arc<Item<K, V>>>> {
-        self.run(op, |v| match v.find_first(key)? {
-            Some(loc) => {
-                let it = loc.item().cloned();
-                if let Some(it) = &it {
-                    v.record_item(it);
-                }
-                Ok(it)
+        self.run(op, |v| {
+            let found = v.lookup_first(key)?;
+            match &found {
+                Some(it) => v.record_item(it),
+                None => v.record_absent(key),
             }
-            None => {
-                v.record_absent(key);
-                Ok(None)
-            }
+            Ok(found)
         })
         .await
     }
@@ -247,10 +242,8 @@ impl<K: Key, V: Value> Btree<K, V> {
             let added = self
                 .run(Some("add"), |v| {
                     if unique {
-                        if let Some(loc) = v.find_first(&item.key)? {
-                            if let Some(it) = loc.item().cloned() {
-                                v.record_item(&it);
-                            }
+                        if let Some(it) = v.lookup_first(&item.key)? {
+                            v.record_item(&it);
                             return Ok(false);
                         }
                         v.record_absent(&item.key);

@@ -197,7 +197,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
 
     /// Descends to the leaf position of `bound`.
     pub fn seek(&mut self, bound: Bound<'_, K>) -> Step<Located<K, V>> {
-        let mut path = Vec::new();
+        let mut path = Vec::with_capacity(6);
         let mut id = self.root;
         loop {
             let node = self.node(id)?;
@@ -307,6 +307,35 @@ impl<K: Key, V: Value> TreeView<K, V> {
         let mut l = loc.clone();
         l.pos += 1;
         self.settle(l)
+    }
+
+    /// The first item `>= (key, id)` when it is in the leaf reached by a
+    /// path-free descent (the common case); `None` when the answer lies past
+    /// that leaf's end and a full [`TreeView::seek`] is needed.
+    fn probe(&mut self, key: &K, id: Uuid) -> Step<Option<Arc<Item<K, V>>>> {
+        let mut node_id = self.root;
+        loop {
+            let node = self.node(node_id)?;
+            match &*node {
+                Node::Internal { seps, children } => {
+                    let idx = seps.partition_point(|(sk, sid)| self.cmp_pos((sk, sid), (key, &id)) != Ordering::Greater);
+                    node_id = children[idx];
+                }
+                Node::Leaf(items) => {
+                    let pos = items.keys().partition_point(|(ik, iid)| self.cmp_pos((ik, iid), (key, &id)) == Ordering::Less);
+                    return Ok(items.get(pos).cloned());
+                }
+            }
+        }
+    }
+
+    /// The first item with `key`, if any (point lookup without a path).
+    pub fn lookup_first(&mut self, key: &K) -> Step<Option<Arc<Item<K, V>>>> {
+        let found = match self.probe(key, MIN_ID)? {
+            Some(it) => Some(it),
+            None => self.find_first(key)?.and_then(|l| l.item().cloned()),
+        };
+        Ok(found.filter(|it| self.cmp_keys(&it.key, key) == Ordering::Equal))
     }
 
     /// Item position of the first item with `key`, if any.
