@@ -83,6 +83,9 @@ pub struct Engine {
     pub options: DatabaseOptions,
     /// Node and value blobs.
     pub blobs: BlobStore,
+    /// The erasure-coding backend when blobs are erasure coded (for health
+    /// inspection and repair).
+    pub erasure: Option<Arc<crate::storage::erasure::ErasureBlobBackend>>,
     /// Registry files.
     pub registry_files: RegistryFiles,
     /// In-memory registry handles.
@@ -93,6 +96,8 @@ pub struct Engine {
     pub values: L1Cache,
     /// The L2 cache.
     pub l2: Arc<dyn L2Cache>,
+    /// TTLs of L2 entries per kind.
+    pub ttls: crate::cache::l2::CacheTtls,
     /// The write-ahead log.
     pub wal: Wal,
     /// The catalog as of the last checkpoint plus stores created since.
@@ -198,13 +203,25 @@ impl Engine {
         }
         let max_id = handles.keys().copied().max().unwrap_or(0);
         let next_node_id = catalog.next_node_id.max(max_id + 1).max(1);
-        let blobs = BlobStore::new(Arc::new(FileBlobBackend::new(&folder)));
+        let (backend, erasure): (Arc<dyn crate::storage::blob_store::BlobBackend>, _) =
+            match &options.erasure {
+                Some(cfg) => {
+                    let ec = Arc::new(crate::storage::erasure::ErasureBlobBackend::new(
+                        cfg.clone(),
+                    )?);
+                    (ec.clone(), Some(ec))
+                }
+                None => (Arc::new(FileBlobBackend::new(&folder)), None),
+            };
+        let blobs = BlobStore::new(backend);
         let engine = Engine {
             l1: L1Cache::new(options.l1_cache_nodes),
             values: L1Cache::new(options.value_cache_items),
-            l2: Arc::new(MemoryL2Cache::new(100_000)),
+            l2: Arc::new(MemoryL2Cache::new(options.l2_cache_entries)),
+            ttls: options.cache_ttls,
             folder,
             blobs,
+            erasure,
             registry_files,
             registry: RwLock::new(handles.into_iter().collect()),
             wal,
@@ -274,10 +291,35 @@ impl Engine {
         self.registry.read().get(&id).is_some_and(|h| !h.deleted)
     }
 
-    /// Reads and checks a blob on a blocking thread.
-    pub async fn read_blob(self: &Arc<Self>, id: Uuid, kind: FrameKind) -> Result<Vec<u8>> {
+    /// Reads and checks a blob on a blocking thread. With `cache`, the framed
+    /// bytes go through the L2 cache (TTL per kind); a cached copy is checked
+    /// against its CRC like a disk read, and a damaged one is dropped.
+    pub async fn read_blob(
+        self: &Arc<Self>,
+        id: Uuid,
+        kind: FrameKind,
+        cache: bool,
+    ) -> Result<Vec<u8>> {
+        let key = format!("blob:{}", id.simple());
+        if cache {
+            if let Some(framed) = self.l2.get(&key).await? {
+                let path = self.blobs.backend().describe(id);
+                match frame::open(&path, kind, &framed) {
+                    Ok(payload) => return Ok(payload.to_vec()),
+                    Err(_) => self.l2.delete(&key).await?,
+                }
+            }
+        }
         let blobs = self.blobs.clone();
-        fsio::blocking(move || blobs.get(id, kind)).await
+        let payload = fsio::blocking(move || blobs.get(id, kind)).await?;
+        if cache {
+            let ttl = match kind {
+                FrameKind::Node => self.ttls.nodes,
+                _ => self.ttls.values,
+            };
+            self.l2.set(&key, frame::seal(kind, &payload), ttl).await?;
+        }
+        Ok(payload)
     }
 
     /// Writes a blob (not yet durable) on a blocking thread.

@@ -47,6 +47,13 @@ pub struct DatabaseOptions {
     pub registry_segment_blocks: u32,
     /// WAL bytes after which a checkpoint is taken automatically.
     pub checkpoint_wal_bytes: u64,
+    /// Entries kept by the standalone (in-memory) L2 cache.
+    pub l2_cache_entries: usize,
+    /// L2 time-to-live per kind of entry.
+    pub cache_ttls: crate::cache::l2::CacheTtls,
+    /// Erasure coding of every node and value blob across shard folders
+    /// (drives); `None` keeps one file per blob in the first stores folder.
+    pub erasure: Option<crate::storage::erasure::ErasureConfig>,
 }
 
 impl DatabaseOptions {
@@ -59,6 +66,9 @@ impl DatabaseOptions {
             value_cache_items: 10_000,
             registry_segment_blocks: 1024,
             checkpoint_wal_bytes: 256 << 20,
+            l2_cache_entries: 50_000,
+            cache_ttls: crate::cache::l2::CacheTtls::default(),
+            erasure: None,
         }
     }
 
@@ -68,6 +78,10 @@ impl DatabaseOptions {
             format_version: crate::FORMAT_VERSION,
             registry_segment_blocks: self.registry_segment_blocks,
             clustered: matches!(self.mode, Mode::Clustered { .. }),
+            erasure: self
+                .erasure
+                .as_ref()
+                .map(|e| (e.data_shards, e.parity_shards)),
         }
     }
 
@@ -77,6 +91,9 @@ impl DatabaseOptions {
                 field: "stores_folders",
                 reason: "at least one folder is required".into(),
             });
+        }
+        if let Some(e) = &self.erasure {
+            e.validate()?;
         }
         if self.registry_segment_blocks == 0 {
             return Err(SopError::InvalidArgument {
@@ -94,6 +111,8 @@ pub(crate) struct PersistedOptions {
     pub format_version: u32,
     pub registry_segment_blocks: u32,
     pub clustered: bool,
+    #[serde(default)]
+    pub erasure: Option<(usize, usize)>,
 }
 
 /// Where a store keeps its values.

@@ -263,6 +263,11 @@ impl Transaction {
         self.inner.mode
     }
 
+    /// The effective `max_time` (capped at [`MAX_MAX_TIME`]).
+    pub fn max_time(&self) -> Duration {
+        self.inner.max_time
+    }
+
     /// The transaction's id (stamped as version on every item it writes).
     pub fn id(&self) -> u64 {
         self.inner.id
@@ -312,7 +317,8 @@ impl Transaction {
     /// Whether a store named `name` exists (committed, or created by this
     /// transaction). Does not open it and never fails the transaction.
     pub fn has_btree(&self, name: &str) -> bool {
-        self.inner.state.lock().views.contains_key(name) || self.inner.engine.catalog.lock().stores.contains_key(name)
+        self.inner.state.lock().views.contains_key(name)
+            || self.inner.engine.catalog.lock().stores.contains_key(name)
     }
 
     pub(crate) fn note_blob(&self, id: Uuid) {

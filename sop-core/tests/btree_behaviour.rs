@@ -481,3 +481,44 @@ async fn wal_replay_and_conflicting_reopen_options() -> R {
     assert!(matches!(err, SopError::OptionsConflict { .. }), "{err}");
     Ok(())
 }
+
+#[tokio::test]
+async fn max_time_bounds_the_transaction() -> R {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path()).await?;
+    let opts = sop_core::TransactionOptions {
+        mode: TransactionMode::ForWriting,
+        max_time: std::time::Duration::from_millis(50),
+    };
+    let tx = db.begin_with(opts).await?;
+    let t = tx
+        .new_btree::<u32, u32>("slow", StoreOptions::default())
+        .await?;
+    t.add(1, 1).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    let err = t.add(2, 2).await.expect_err("past max_time");
+    assert!(matches!(err, SopError::Timeout(_)), "{err}");
+    assert!(!tx.is_active());
+    assert!(
+        !db.store_names().contains(&"slow".to_string()),
+        "nothing of it was committed"
+    );
+    // max_time is capped at one hour.
+    let capped = sop_core::TransactionOptions {
+        mode: TransactionMode::ForReading,
+        max_time: std::time::Duration::from_secs(10 * 3600),
+    };
+    let tx = db.begin_with(capped).await?;
+    assert_eq!(tx.max_time(), sop_core::MAX_MAX_TIME);
+    Ok(())
+}
+
+#[tokio::test]
+async fn has_btree_reports_existence_without_failing() -> R {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path()).await?;
+    let tx = db.begin(TransactionMode::ForReading).await?;
+    assert!(!tx.has_btree("nope"));
+    assert!(tx.is_active(), "asking does not roll back");
+    Ok(())
+}

@@ -175,7 +175,7 @@ impl<K: Key, V: Value> Btree<K, V> {
                         return Ok((*v).clone());
                     }
                 }
-                let bytes = match engine.read_blob(*id, FrameKind::Value).await {
+                let bytes = match engine.read_blob(*id, FrameKind::Value, medium).await {
                     Ok(b) => b,
                     Err(e) => return self.fail(e),
                 };

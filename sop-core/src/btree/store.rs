@@ -105,7 +105,10 @@ impl<K: Key, V: Value> StoreShared<K, V> {
 
     /// Loads a node blob into the L1 cache.
     pub async fn load_node(&self, physical: Uuid) -> Result<Arc<Node<K, V>>> {
-        let bytes = self.engine.read_blob(physical, FrameKind::Node).await?;
+        let bytes = self
+            .engine
+            .read_blob(physical, FrameKind::Node, true)
+            .await?;
         let path = self.engine.blobs.backend().describe(physical);
         let node: Node<K, V> = decode_node(&self.name, &path, &bytes)?;
         let node = Arc::new(node);

@@ -318,11 +318,15 @@ impl<K: Key, V: Value> TreeView<K, V> {
             let node = self.node(node_id)?;
             match &*node {
                 Node::Internal { seps, children } => {
-                    let idx = seps.partition_point(|(sk, sid)| self.cmp_pos((sk, sid), (key, &id)) != Ordering::Greater);
+                    let idx = seps.partition_point(|(sk, sid)| {
+                        self.cmp_pos((sk, sid), (key, &id)) != Ordering::Greater
+                    });
                     node_id = children[idx];
                 }
                 Node::Leaf(items) => {
-                    let pos = items.keys().partition_point(|(ik, iid)| self.cmp_pos((ik, iid), (key, &id)) == Ordering::Less);
+                    let pos = items.keys().partition_point(|(ik, iid)| {
+                        self.cmp_pos((ik, iid), (key, &id)) == Ordering::Less
+                    });
                     return Ok(items.get(pos).cloned());
                 }
             }

@@ -46,14 +46,17 @@ pub(super) struct Counters {
 pub struct ErasureBlobBackend {
     pub(super) config: ErasureConfig,
     pub(super) counters: Counters,
+    /// Folders that could not be created at open (dead drives).
+    unavailable_at_open: Vec<ShardFault>,
 }
 
 impl ErasureBlobBackend {
     /// Validates `config` and creates the shard folders that do not exist
-    /// yet. Fails when more than `parity_shards` folders cannot be created.
+    /// yet. Folders that cannot be created are recorded (see
+    /// [`ErasureBlobBackend::unavailable_at_open`]), not fatal.
     pub fn new(config: ErasureConfig) -> Result<Self> {
         config.validate()?;
-        let failed: Vec<ShardFault> = config
+        let unavailable: Vec<ShardFault> = config
             .folders
             .iter()
             .enumerate()
@@ -63,16 +66,32 @@ impl ErasureBlobBackend {
                     .map(|e| ShardFault::from_error(i, f.clone(), &e))
             })
             .collect();
-        if failed.len() > config.parity_shards {
-            return Err(SopError::ShardFoldersUnavailable {
-                parity: config.parity_shards,
-                failed,
-            });
-        }
+        // More than `parity` dead folders still opens: reads then report the
+        // lost shards per blob and writes fail (and roll back) with
+        // `ShardWriteFailed`, so the caller learns exactly what is missing.
         Ok(ErasureBlobBackend {
             config,
             counters: Counters::default(),
+            unavailable_at_open: unavailable,
         })
+    }
+
+    /// Shard folders that could not be created or opened when the backend
+    /// was built (dead drives).
+    pub fn unavailable_at_open(&self) -> &[ShardFault] {
+        &self.unavailable_at_open
+    }
+
+    /// Fails with [`SopError::ShardFoldersUnavailable`] when more than
+    /// `parity` shard folders were unavailable at open.
+    pub fn require_writable(&self) -> Result<()> {
+        if self.unavailable_at_open.len() > self.config.parity_shards {
+            return Err(SopError::ShardFoldersUnavailable {
+                parity: self.config.parity_shards,
+                failed: self.unavailable_at_open.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// The layout this backend was created with.
@@ -98,6 +117,11 @@ impl ErasureBlobBackend {
             .join("blobs")
             .join(&hex[..2])
             .join(format!("{hex}.s{index}"))
+    }
+
+    /// Whether shard files of `shard_bytes` bytes are worth parallel threads.
+    pub(super) fn parallel_for(&self, shard_bytes: usize) -> bool {
+        shard_bytes >= self.config.parallel_min_shard_bytes
     }
 
     pub(super) fn fault(&self, index: usize, error: &SopError) -> ShardFault {
@@ -201,7 +225,10 @@ fn failed_shards(faults: &mut [ShardFault]) -> Vec<ShardFault> {
 impl BlobBackend for ErasureBlobBackend {
     fn write(&self, id: Uuid, bytes: &[u8]) -> Result<()> {
         let files = self.shard_files(id, bytes)?;
-        let results = parallel::map(files.len(), |i| self.write_shard(id, i, &files[i], false));
+        // Creating a file costs more than a thread spawn: writes always go parallel.
+        let results = parallel::map(files.len(), true, |i| {
+            self.write_shard(id, i, &files[i], false)
+        });
         let mut failed = Vec::new();
         let mut written = Vec::new();
         for (i, r) in results.iter().enumerate() {
@@ -241,7 +268,7 @@ impl BlobBackend for ErasureBlobBackend {
         let workers = pairs.len().clamp(1, 16);
         let chunk = pairs.len().div_ceil(workers).max(1);
         let parts: Vec<&[(usize, usize)]> = pairs.chunks(chunk).collect();
-        let results = parallel::map(parts.len(), |w| {
+        let results = parallel::map(parts.len(), true, |w| {
             Ok(parts[w]
                 .iter()
                 .filter_map(|&(b, s)| {

@@ -124,7 +124,7 @@ mod tests {
         for len in [0usize, 1, 2, 3, 7, 8, 9, 100, 65_537] {
             for data in 1..7 {
                 let s = shard_len(len, data);
-                assert!(s >= 2 && s % 2 == 0 && s * data >= len, "{len} {data}");
+                assert!(s >= 2 && s & 1 == 0 && s * data >= len, "{len} {data}");
             }
         }
     }

@@ -32,17 +32,31 @@ pub struct ErasureConfig {
     /// rewrite those shards.
     #[serde(default)]
     pub repair_corrupted_shards: bool,
+    /// Shards of at least this many bytes are written and read on parallel
+    /// threads (one per shard); smaller ones in turn on the calling thread,
+    /// where a thread spawn would cost more than the I/O. 0 = always parallel.
+    #[serde(default = "default_parallel_min_shard_bytes")]
+    pub parallel_min_shard_bytes: usize,
+}
+
+/// Default of [`ErasureConfig::parallel_min_shard_bytes`]: 128 KiB.
+pub const DEFAULT_PARALLEL_MIN_SHARD_BYTES: usize = 128 << 10;
+
+fn default_parallel_min_shard_bytes() -> usize {
+    DEFAULT_PARALLEL_MIN_SHARD_BYTES
 }
 
 impl ErasureConfig {
     /// A layout with `data_shards` + `parity_shards` shards over `folders`,
-    /// repair off.
+    /// repair off, parallel shard I/O from
+    /// [`DEFAULT_PARALLEL_MIN_SHARD_BYTES`].
     pub fn new(data_shards: usize, parity_shards: usize, folders: Vec<PathBuf>) -> Self {
         ErasureConfig {
             data_shards,
             parity_shards,
             folders,
             repair_corrupted_shards: false,
+            parallel_min_shard_bytes: DEFAULT_PARALLEL_MIN_SHARD_BYTES,
         }
     }
 

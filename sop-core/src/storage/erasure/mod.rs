@@ -22,6 +22,10 @@
 //! | 40     | 4    | CRC32 of the payload                                 |
 //! | 44     | 4    | CRC32 of header bytes 0..44                          |
 //!
+//! Shard writes and reads run on parallel threads (`std::thread::scope`) once
+//! shards reach [`ErasureConfig::parallel_min_shard_bytes`]; smaller shards are
+//! handled in turn, where a thread spawn would cost more than the I/O.
+//!
 //! Invariants:
 //! 1. A write succeeds when at most `parity_shards` shard writes fail; beyond
 //!    that every shard it wrote is removed again and the write returns
@@ -46,7 +50,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use backend::{ErasureBlobBackend, ErasureStats};
-pub use config::{ErasureConfig, MAX_SHARDS};
+pub use config::{ErasureConfig, DEFAULT_PARALLEL_MIN_SHARD_BYTES, MAX_SHARDS};
 pub use read::{BlobHealth, RepairOutcome};
 
 #[cfg(doc)]

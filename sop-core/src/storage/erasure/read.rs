@@ -71,7 +71,11 @@ impl ErasureBlobBackend {
 
     /// Reads and checks every shard of `id` in parallel.
     fn load(&self, id: Uuid) -> Loaded {
-        let results = parallel::map(self.config.total_shards(), |i| {
+        // Size the shards from the first shard file that exists.
+        let parallel = (0..self.config.total_shards())
+            .find_map(|i| std::fs::metadata(self.shard_path(id, i)).ok())
+            .is_some_and(|m| self.parallel_for(m.len() as usize));
+        let results = parallel::map(self.config.total_shards(), parallel, |i| {
             let path = self.shard_path(id, i);
             let bytes = std::fs::read(&path).map_err(|e| SopError::io(&path, e))?;
             let (header, _) = shard::parse(&path, &bytes)?;
