@@ -1,7 +1,9 @@
 //! The crate's single error type.
 //!
 //! Invariant: every variant names what it concerns — the config field, the Ollama host and
-//! model, or the file — so a message alone tells the operator where to look.
+//! model, the file, or the agent and store — so a message alone tells the operator where to
+//! look. Storage errors keep their source ([`StorageError`]) so callers can ask whether the
+//! bytes on disk are damaged ([`AgentError::is_corruption`]).
 
 use std::time::Duration;
 
@@ -71,9 +73,67 @@ pub enum AgentError {
         /// What went wrong.
         message: String,
     },
+    /// The agent's database (sop-core, sop-vector or sop-search) failed.
+    #[error("agent {agent}: store {store}: {source}")]
+    Storage {
+        /// The agent whose database failed.
+        agent: String,
+        /// The store (B-tree, vector domain, search index or database folder) involved.
+        store: String,
+        /// The storage crate's error.
+        #[source]
+        source: StorageError,
+    },
+}
+
+/// An error of one of the storage crates, kept intact.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The B-tree engine.
+    #[error(transparent)]
+    Core(#[from] sop_core::SopError),
+    /// The vector store.
+    #[error(transparent)]
+    Vector(#[from] sop_vector::VectorError),
+    /// The BM25 index.
+    #[error(transparent)]
+    Search(#[from] sop_search::SearchError),
+}
+
+impl StorageError {
+    /// True when the bytes on disk are damaged (CRC or format error, broken index invariant).
+    pub fn is_corruption(&self) -> bool {
+        match self {
+            StorageError::Core(e) => e.is_corruption(),
+            StorageError::Vector(e) => e.sop().is_some_and(sop_core::SopError::is_corruption),
+            StorageError::Search(sop_search::SearchError::Store { source, .. }) => {
+                source.is_corruption()
+            }
+            StorageError::Search(sop_search::SearchError::Corrupt { .. }) => true,
+            StorageError::Search(_) => false,
+        }
+    }
 }
 
 impl AgentError {
+    /// Shorthand for [`AgentError::Storage`].
+    pub fn storage(
+        agent: impl Into<String>,
+        store: impl Into<String>,
+        source: impl Into<StorageError>,
+    ) -> Self {
+        AgentError::Storage {
+            agent: agent.into(),
+            store: store.into(),
+            source: source.into(),
+        }
+    }
+
+    /// True when this is a storage error caused by damaged bytes on disk.
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, AgentError::Storage { source, .. } if source.is_corruption())
+    }
+
     /// Shorthand for [`AgentError::Config`].
     pub fn config(field: impl Into<String>, message: impl Into<String>) -> Self {
         AgentError::Config {

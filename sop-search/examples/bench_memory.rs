@@ -28,10 +28,10 @@ fn main() -> Result<(), BoxError> {
     let index_s = start.elapsed().as_secs_f64();
 
     let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
-    let qps = measure_qps(&texts, |q| idx.search(q, 10).len());
-    let qps_exhaustive = measure_qps(&texts, |q| idx.search_exhaustive(q, 10).len());
+    let qps = measure_qps(&texts, |q| idx.search(q, 10).len()).wall;
+    let qps_exhaustive = measure_qps(&texts, |q| idx.search_exhaustive(q, 10).len()).wall;
     let analyzer = idx.analyzer().clone();
-    let qps_analyze_only = measure_qps(&texts, |q| analyzer.analyze(q).len());
+    let qps_analyze_only = measure_qps(&texts, |q| analyzer.analyze(q).len()).wall;
     let (mut candidates, mut fully_scored) = (0usize, 0usize);
     for q in &texts {
         let terms = idx.query_terms(q);
@@ -42,8 +42,8 @@ fn main() -> Result<(), BoxError> {
     let per_query = |x: usize| x as f64 / texts.len().max(1) as f64;
     let (ndcg, recall) = match &input.qrels {
         Some(qrels) => quality(queries, qrels, |q| {
-            idx.search(q, 100).into_iter().map(|h| h.doc_id).collect()
-        }),
+            Ok(idx.search(q, 100).into_iter().map(|h| h.doc_id).collect())
+        })?,
         None => (f64::NAN, f64::NAN),
     };
     println!(

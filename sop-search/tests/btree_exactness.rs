@@ -82,7 +82,9 @@ fn update_delete_rollback_and_restart_keep_scores_exact() {
     // Replace by re-adding, update, delete, update of a missing id.
     fx.rt.block_on(async {
         let (tx, idx) = fx.open(TransactionMode::ForWriting).await;
-        idx.add("1", "A lazy cat naps in the garden").await.expect("re-add");
+        idx.add("1", "A lazy cat naps in the garden")
+            .await
+            .expect("re-add");
         model.put("1", "A lazy cat naps in the garden");
         assert!(idx.update("2", "fox fox dog").await.expect("update"));
         model.put("2", "fox fox dog");
@@ -210,15 +212,23 @@ fn reopening_uses_the_stored_analyzer() {
         ..SearchConfig::default()
     };
     fx.rt.block_on(async {
-        let tx = fx.db.begin(TransactionMode::ForWriting).await.expect("begin");
-        let idx = SearchIndex::open(&tx, "raw", unstemmed.clone()).await.expect("open");
+        let tx = fx
+            .db
+            .begin(TransactionMode::ForWriting)
+            .await
+            .expect("begin");
+        let idx = SearchIndex::open(&tx, "raw", unstemmed.clone())
+            .await
+            .expect("open");
         idx.add("1", "foxes").await.expect("add");
         tx.commit().await.expect("commit");
     });
     let fx = fx.reopen();
     fx.rt.block_on(async {
         let tx = fx.db.begin(TransactionMode::NoCheck).await.expect("begin");
-        let idx = SearchIndex::open(&tx, "raw", SearchConfig::default()).await.expect("open");
+        let idx = SearchIndex::open(&tx, "raw", SearchConfig::default())
+            .await
+            .expect("open");
         assert_eq!(idx.config(), &unstemmed);
         assert_eq!(idx.search("foxes", 10).await.expect("search").len(), 1);
         assert!(idx.search("fox", 10).await.expect("search").is_empty());

@@ -15,8 +15,7 @@ use sop_vector::fvecs::{read_fvecs, read_ivecs};
 use sop_vector::ground_truth::{exact_top_k, from_ivecs, recall_at_k};
 use sop_vector::synthetic::{generate, ClusteredSpec};
 use sop_vector::{
-    optimize, HealingPolicy, Metric, NewItem, RebuildOptions, VectorConfig, VectorSlab,
-    VectorStore,
+    optimize, HealingPolicy, Metric, NewItem, RebuildOptions, VectorConfig, VectorSlab, VectorStore,
 };
 
 type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -58,7 +57,12 @@ fn load() -> BoxResult<(VectorSlab, VectorSlab, Vec<Vec<u32>>)> {
     spec.queries = num("--queries", 1000).min(spec.n);
     let t = Instant::now();
     let data = generate(&spec)?;
-    eprintln!("generated {} × {} in {:.1}s", spec.n, spec.dim, t.elapsed().as_secs_f64());
+    eprintln!(
+        "generated {} × {} in {:.1}s",
+        spec.n,
+        spec.dim,
+        t.elapsed().as_secs_f64()
+    );
     let t = Instant::now();
     let truth = exact_top_k(&data.base, &data.queries, 10, Metric::Cosine, 2)?;
     eprintln!("ground truth in {:.1}s", t.elapsed().as_secs_f64());
@@ -95,7 +99,11 @@ async fn main() -> BoxResult<()> {
         store.upsert_batch(items).await?;
         tx.commit().await?;
         if b % 10 == 0 {
-            eprintln!("ingested {} / {n} ({:.1}s)", (b + 1) * batch, t.elapsed().as_secs_f64());
+            eprintln!(
+                "ingested {} / {n} ({:.1}s)",
+                (b + 1) * batch,
+                t.elapsed().as_secs_f64()
+            );
         }
     }
     let ingest_s = t.elapsed().as_secs_f64();

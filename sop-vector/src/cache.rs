@@ -104,7 +104,8 @@ pub fn put_codebook(uuid: &str, version: u32, snapshot: u64, set: Arc<CentroidSe
     let mut c = caches();
     c.codebooks
         .retain(|k, _| !(k.0 == uuid && k.1 == version && k.2 < snapshot));
-    c.codebooks.insert((uuid.to_string(), version, snapshot), set);
+    c.codebooks
+        .insert((uuid.to_string(), version, snapshot), set);
 }
 
 /// A cached bucket, if its epoch is `epoch`.

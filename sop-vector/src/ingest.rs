@@ -81,7 +81,13 @@ impl VectorStore {
         let mut order = Vec::with_capacity(last.len());
         for (i, it) in items.iter().enumerate() {
             if last.get(it.id.as_str()) == Some(&i) {
-                flat.extend(prepare_vector(&self.domain, "vector", &it.vector, dim, metric)?);
+                flat.extend(prepare_vector(
+                    &self.domain,
+                    "vector",
+                    &it.vector,
+                    dim,
+                    metric,
+                )?);
                 order.push(i);
             }
         }
@@ -103,7 +109,9 @@ impl VectorStore {
         let (d, vname, dname) = (&self.domain, self.vecs.name(), self.data.name());
         let mut items: Vec<Option<NewItem>> = items.into_iter().map(Some).collect();
         for (row, &i) in order.iter().enumerate() {
-            let Some(item) = items[i].take() else { continue };
+            let Some(item) = items[i].take() else {
+                continue;
+            };
             let loc = Location {
                 centroid: set.ids[asg.labels[row] as usize],
                 distance: distance_from_score(metric, asg.scores[row]),

@@ -22,10 +22,7 @@ pub struct LockGrant {
     pub recovered: bool,
 }
 
-async fn sys_tree(
-    tx: &sop_core::Transaction,
-    domain: &str,
-) -> Result<Btree<String, DomainConfig>> {
+async fn sys_tree(tx: &sop_core::Transaction, domain: &str) -> Result<Btree<String, DomainConfig>> {
     let name = StoreNames::new(domain).sys_config();
     match tx.open_btree(&name).await {
         Err(sop_core::SopError::StoreNotFound(_)) => {
@@ -66,7 +63,12 @@ async fn with_config<T>(
 
 /// Takes the rebuild lock for `owner`. Fails with [`VectorError::Locked`] while another
 /// owner's lock is younger than `ttl_ms`; an older one is taken over (`recovered`).
-pub async fn lock_domain(db: &Database, domain: &str, owner: &str, ttl_ms: u64) -> Result<LockGrant> {
+pub async fn lock_domain(
+    db: &Database,
+    domain: &str,
+    owner: &str,
+    ttl_ms: u64,
+) -> Result<LockGrant> {
     with_config(db, domain, |cfg| {
         let mut recovered = false;
         if let Some(l) = &cfg.lock {
@@ -167,7 +169,10 @@ pub async fn drop_other_versions(db: &Database, domain: &str, keep: u32) -> Resu
 
 /// Whether writes are currently refused (a fresh lock is held).
 pub async fn is_locked(db: &Database, domain: &str) -> Result<bool> {
-    let tx = db.begin(TransactionMode::NoCheck).await.ctx(domain, "begin")?;
+    let tx = db
+        .begin(TransactionMode::NoCheck)
+        .await
+        .ctx(domain, "begin")?;
     let sys = sys_tree(&tx, domain).await?;
     let cfg = read_config(&sys, domain)
         .await?

@@ -31,8 +31,15 @@ pub enum MaintenanceAction {
 }
 
 /// Opens the domain read-only to inspect it.
-async fn inspect(db: &Database, domain: &str, config: &VectorConfig) -> Result<(u64, u64, u64, u64, usize, u64)> {
-    let tx = db.begin(TransactionMode::NoCheck).await.ctx(domain, "begin")?;
+async fn inspect(
+    db: &Database,
+    domain: &str,
+    config: &VectorConfig,
+) -> Result<(u64, u64, u64, u64, usize, u64)> {
+    let tx = db
+        .begin(TransactionMode::NoCheck)
+        .await
+        .ctx(domain, "begin")?;
     let store = VectorStore::open(&tx, domain, config.clone()).await?;
     let set = store.centroid_set().await?;
     let dead: u64 = set.deleted.iter().sum();
@@ -57,12 +64,18 @@ pub async fn maintain(
     } else if built > 0 && live as f64 >= p.growth_factor * built as f64 {
         Some(format!("grew from {built} to {live} items"))
     } else if k >= 2 && max as f64 > p.imbalance_factor * mean && live >= p.min_build_items {
-        Some(format!("largest bucket {max} > {} × mean {mean:.0}", p.imbalance_factor))
+        Some(format!(
+            "largest bucket {max} > {} × mean {mean:.0}",
+            p.imbalance_factor
+        ))
     } else {
         None
     };
     if let Some(reason) = reason {
-        return Ok(MaintenanceAction::Rebuilt(reason, optimize(db, domain, opts).await?));
+        return Ok(MaintenanceAction::Rebuilt(
+            reason,
+            optimize(db, domain, opts).await?,
+        ));
     }
     if dead > 0 && dead as f64 > p.tombstone_ratio * (live + dead) as f64 {
         let n = collect_tombstones(db, domain, config).await?;
@@ -74,7 +87,10 @@ pub async fn maintain(
 /// Removes every tombstone of the active version physically (vecs entry and data entry), in
 /// one writer transaction. Refused while a rebuild holds the lock.
 pub async fn collect_tombstones(db: &Database, domain: &str, config: &VectorConfig) -> Result<u64> {
-    let tx = db.begin(TransactionMode::ForWriting).await.ctx(domain, "begin")?;
+    let tx = db
+        .begin(TransactionMode::ForWriting)
+        .await
+        .ctx(domain, "begin")?;
     let store = VectorStore::open(&tx, domain, config.clone()).await?;
     let removed = match store.purge_tombstones().await {
         Ok(n) => n,

@@ -77,9 +77,7 @@ impl Filter {
 
     /// Whether `payload` passes.
     pub fn matches(&self, payload: &Value) -> bool {
-        self.equals
-            .iter()
-            .all(|(k, v)| payload.get(k) == Some(v))
+        self.equals.iter().all(|(k, v)| payload.get(k) == Some(v))
             && self.predicate.as_ref().is_none_or(|p| p(payload))
     }
 }
@@ -117,9 +115,10 @@ impl VectorStore {
         let mut ids = Vec::new();
         let mut distances = Vec::new();
         let mut flat = Vec::new();
-        let mut rows = std::pin::pin!(self
-            .vecs
-            .range(VecKey::bucket_start(c)..VecKey::bucket_start(c + 1), Direction::Forward));
+        let mut rows = std::pin::pin!(self.vecs.range(
+            VecKey::bucket_start(c)..VecKey::bucket_start(c + 1),
+            Direction::Forward
+        ));
         while let Some(r) = rows.next().await {
             let (k, v) = r.ctx(&self.domain, self.vecs.name())?;
             if !k.deleted {
@@ -149,7 +148,13 @@ impl VectorStore {
         nprobe: usize,
     ) -> Result<Vec<Hit>> {
         let metric = self.config.metric;
-        let q = prepare_vector(&self.domain, "query", vector, self.config.dimensions, metric)?;
+        let q = prepare_vector(
+            &self.domain,
+            "query",
+            vector,
+            self.config.dimensions,
+            metric,
+        )?;
         let set = self.centroid_set().await?;
         let Some(codebook) = set.codebook.as_ref() else {
             return Ok(Vec::new());
@@ -193,7 +198,11 @@ impl VectorStore {
         mut push: impl FnMut(f32, (u32, u32)) -> Option<f32>,
     ) {
         let metric = self.config.metric;
-        let centroid_metric = if metric.is_spherical() { Metric::Cosine } else { Metric::L2 };
+        let centroid_metric = if metric.is_spherical() {
+            Metric::Cosine
+        } else {
+            Metric::L2
+        };
         let mut threshold: Option<f32> = None;
         for (pi, (probe, bucket)) in probes.iter().zip(buckets).enumerate() {
             let (mut lo, mut hi) = (0, bucket.ids.len());

@@ -138,16 +138,16 @@ pub async fn optimize(db: &Database, domain: &str, opts: &RebuildOptions) -> Res
 }
 
 impl Run<'_> {
-    fn old(&self) -> u32 {
+    fn source_version(&self) -> u32 {
         self.cfg.active_version
     }
 
-    fn new(&self) -> u32 {
+    fn target_version(&self) -> u32 {
         self.cfg.active_version + 1
     }
 
     async fn execute(&mut self) -> Result<(u64, u64, usize, usize)> {
-        drop_other_versions(self.db, self.domain, self.old()).await?;
+        drop_other_versions(self.db, self.domain, self.source_version()).await?;
         let (live, dead) = self.walk().await?;
         self.number(&live).await?;
         let removed = self.remove_tombstones(&dead).await?;
@@ -157,7 +157,11 @@ impl Run<'_> {
         let model = if m == 0 {
             None
         } else {
-            let k = self.opts.centroids.unwrap_or(centroids_for(live.len())).clamp(1, m);
+            let k = self
+                .opts
+                .centroids
+                .unwrap_or(centroids_for(live.len()))
+                .clamp(1, m);
             let cfg = KMeansConfig::new(k)
                 .metric(self.cfg.metric)
                 .seed(self.opts.seed)
@@ -171,9 +175,16 @@ impl Run<'_> {
         };
         self.write_centroids(model.as_ref(), &counts).await?;
         let k = counts.len();
-        let new = switch_version(self.db, self.domain, &self.owner, live.len() as u64, k as u64).await?;
+        let new = switch_version(
+            self.db,
+            self.domain,
+            &self.owner,
+            live.len() as u64,
+            k as u64,
+        )
+        .await?;
         drop_other_versions(self.db, self.domain, new).await?;
-        cache::forget_version(&self.cfg.uuid, self.old());
+        cache::forget_version(&self.cfg.uuid, self.source_version());
         Ok((live.len() as u64, removed, k, m))
     }
 
@@ -188,7 +199,7 @@ impl Run<'_> {
     /// Step 1a: live ids (scan order) and tombstoned ids of version N.
     async fn walk(&self) -> Result<(Vec<String>, Vec<String>)> {
         let tx = begin(self.db, self.domain, TransactionMode::NoCheck).await?;
-        let name = self.names.vecs(self.old());
+        let name = self.names.vecs(self.source_version());
         let vecs: Btree<VecKey, Vec<f32>> = tx.open_btree(&name).await.ctx(self.domain, &name)?;
         let (mut live, mut dead) = (Vec::new(), Vec::new());
         let mut keys = std::pin::pin!(vecs.keys(.., Direction::Forward));
@@ -205,14 +216,18 @@ impl Run<'_> {
 
     /// Step 1b: the Lookup tree `lku_v{N+1}`: `i → live[i]`.
     async fn number(&mut self, live: &[String]) -> Result<()> {
-        let name = self.names.lku(self.new());
+        let name = self.names.lku(self.target_version());
         for (c, chunk) in live.chunks(self.opts.batch.max(1)).enumerate() {
             let tx = begin(self.db, self.domain, TransactionMode::ForWriting).await?;
-            let lku: Btree<u64, String> =
-                tx.new_btree(&name, options("lku")).await.ctx(self.domain, &name)?;
+            let lku: Btree<u64, String> = tx
+                .new_btree(&name, options("lku"))
+                .await
+                .ctx(self.domain, &name)?;
             let base = (c * self.opts.batch.max(1)) as u64;
             for (i, id) in chunk.iter().enumerate() {
-                lku.add(base + i as u64, id.clone()).await.ctx(self.domain, &name)?;
+                lku.add(base + i as u64, id.clone())
+                    .await
+                    .ctx(self.domain, &name)?;
             }
             tx.commit().await.ctx(self.domain, &name)?;
             self.beat().await?;
@@ -226,10 +241,15 @@ impl Run<'_> {
         let mut removed = 0;
         for chunk in dead.chunks(self.opts.batch.max(1)) {
             let tx = begin(self.db, self.domain, TransactionMode::ForWriting).await?;
-            let data: Btree<DataKey, Value> =
-                tx.new_btree(&name, options("data")).await.ctx(self.domain, &name)?;
+            let data: Btree<DataKey, Value> = tx
+                .new_btree(&name, options("data"))
+                .await
+                .ctx(self.domain, &name)?;
             for id in chunk {
-                if find_data_key(&data, self.domain, id).await?.is_some_and(|k| k.deleted) {
+                if find_data_key(&data, self.domain, id)
+                    .await?
+                    .is_some_and(|k| k.deleted)
+                {
                     data.remove_current().await.ctx(self.domain, &name)?;
                     removed += 1;
                 }
@@ -248,7 +268,10 @@ impl Run<'_> {
         seqs.sort_unstable();
         let tx = begin(self.db, self.domain, TransactionMode::NoCheck).await?;
         let d = self.domain;
-        let (lname, vname) = (self.names.lku(self.new()), self.names.vecs(self.old()));
+        let (lname, vname) = (
+            self.names.lku(self.target_version()),
+            self.names.vecs(self.source_version()),
+        );
         let data: Btree<DataKey, Value> = tx.open_btree(&self.names.data()).await.ctx(d, "data")?;
         let vecs: Btree<VecKey, Vec<f32>> = tx.open_btree(&vname).await.ctx(d, &vname)?;
         let mut out = Vec::with_capacity(m * self.cfg.dimensions);
@@ -261,9 +284,17 @@ impl Run<'_> {
                 domain: d.to_string(),
                 reason: format!("lookup entry {s}: {what}"),
             };
-            let id = lku.get(&(s as u64)).await.ctx(d, &lname)?.ok_or_else(|| inconsistent("missing"))?;
-            let key = find_data_key(&data, d, &id).await?.ok_or_else(|| inconsistent("no data"))?;
-            let loc = key.location(self.old()).ok_or_else(|| inconsistent("no location"))?;
+            let id = lku
+                .get(&(s as u64))
+                .await
+                .ctx(d, &lname)?
+                .ok_or_else(|| inconsistent("missing"))?;
+            let key = find_data_key(&data, d, &id)
+                .await?
+                .ok_or_else(|| inconsistent("no data"))?;
+            let loc = key
+                .location(self.source_version())
+                .ok_or_else(|| inconsistent("no location"))?;
             let v = vecs.get(&loc.key(&id, false)).await.ctx(d, &vname)?;
             out.extend(v.ok_or_else(|| inconsistent("no vector"))?);
         }
@@ -273,7 +304,7 @@ impl Run<'_> {
     /// Step 4: migrates live vectors; returns the bucket sizes of the new codebook.
     async fn migrate(&mut self, codebook: &Centroids) -> Result<Vec<u64>> {
         let tx = begin(self.db, self.domain, TransactionMode::NoCheck).await?;
-        let name = self.names.vecs(self.old());
+        let name = self.names.vecs(self.source_version());
         let vecs: Btree<VecKey, Vec<f32>> = tx.open_btree(&name).await.ctx(self.domain, &name)?;
         let mut counts = vec![0u64; codebook.len()];
         let mut batch: Vec<(VecKey, Vec<f32>)> = Vec::with_capacity(self.opts.batch);
@@ -284,7 +315,8 @@ impl Run<'_> {
                 batch.push((k, v));
             }
             if batch.len() >= self.opts.batch.max(1) {
-                self.flush(codebook, std::mem::take(&mut batch), &mut counts).await?;
+                self.flush(codebook, std::mem::take(&mut batch), &mut counts)
+                    .await?;
             }
         }
         self.flush(codebook, batch, &mut counts).await?;
@@ -303,11 +335,13 @@ impl Run<'_> {
         let flat: Vec<f32> = batch.iter().flat_map(|(_, v)| v.iter().copied()).collect();
         let asg = codebook.assign(&flat, self.opts.threads);
         let metric = self.cfg.metric;
-        let (old, new, d) = (self.old(), self.new(), self.domain);
+        let (old, new, d) = (self.source_version(), self.target_version(), self.domain);
         let tx = begin(self.db, d, TransactionMode::ForWriting).await?;
         let (vname, dname) = (self.names.vecs(new), self.names.data());
-        let vecs: Btree<VecKey, Vec<f32>> = tx.new_btree(&vname, options("vecs")).await.ctx(d, &vname)?;
-        let data: Btree<DataKey, Value> = tx.new_btree(&dname, options("data")).await.ctx(d, &dname)?;
+        let vecs: Btree<VecKey, Vec<f32>> =
+            tx.new_btree(&vname, options("vecs")).await.ctx(d, &vname)?;
+        let data: Btree<DataKey, Value> =
+            tx.new_btree(&dname, options("data")).await.ctx(d, &dname)?;
         let mut moves: HashMap<String, Location> = HashMap::with_capacity(batch.len());
         for (row, (k, v)) in batch.drain(..).enumerate() {
             let label = asg.labels[row];
@@ -322,10 +356,13 @@ impl Run<'_> {
         let mut ids: Vec<&String> = moves.keys().collect();
         ids.sort_unstable();
         for id in ids {
-            let key = find_data_key(&data, d, id).await?.ok_or_else(|| VectorError::Inconsistent {
-                domain: d.to_string(),
-                reason: format!("item `{id}` has a vector but no data entry"),
-            })?;
+            let key =
+                find_data_key(&data, d, id)
+                    .await?
+                    .ok_or_else(|| VectorError::Inconsistent {
+                        domain: d.to_string(),
+                        reason: format!("item `{id}` has a vector but no data entry"),
+                    })?;
             let cur = key.location(old).ok_or_else(|| VectorError::Inconsistent {
                 domain: d.to_string(),
                 reason: format!("item `{id}` has no location for version {old}"),
@@ -343,12 +380,15 @@ impl Run<'_> {
     async fn write_centroids(&self, codebook: Option<&Centroids>, counts: &[u64]) -> Result<()> {
         let d = self.domain;
         let tx = begin(self.db, d, TransactionMode::ForWriting).await?;
-        let new = self.new();
+        let new = self.target_version();
         let name = self.names.centroids(new);
-        let tree: Btree<u32, CentroidRecord> =
-            tx.new_btree(&name, options("centroids")).await.ctx(d, &name)?;
+        let tree: Btree<u32, CentroidRecord> = tx
+            .new_btree(&name, options("centroids"))
+            .await
+            .ctx(d, &name)?;
         let vname = self.names.vecs(new);
-        let _: Btree<VecKey, Vec<f32>> = tx.new_btree(&vname, options("vecs")).await.ctx(d, &vname)?;
+        let _: Btree<VecKey, Vec<f32>> =
+            tx.new_btree(&vname, options("vecs")).await.ctx(d, &vname)?;
         let lname = self.names.lku(new);
         let _: Btree<u64, String> = tx.new_btree(&lname, options("lku")).await.ctx(d, &lname)?;
         if let Some(cb) = codebook {

@@ -144,7 +144,14 @@ pub struct DataKey {
 impl DataKey {
     /// A key that only carries the id (for lookups).
     pub fn probe(id: impl Into<String>) -> Self {
-        Self::at(id, Location { centroid: 0, distance: 0.0 }, 0)
+        Self::at(
+            id,
+            Location {
+                centroid: 0,
+                distance: 0.0,
+            },
+            0,
+        )
     }
 
     /// A live key located at `loc` in `version`.
@@ -179,7 +186,13 @@ impl DataKey {
     }
 
     /// This key with its location in `current` kept and `next` recorded for `next_version`.
-    pub fn with_next(&self, current: Location, current_version: u32, next: Location, next_version: u32) -> Self {
+    pub fn with_next(
+        &self,
+        current: Location,
+        current_version: u32,
+        next: Location,
+        next_version: u32,
+    ) -> Self {
         Self {
             id: self.id.clone(),
             centroid: current.centroid,
@@ -335,8 +348,14 @@ mod tests {
 
     #[test]
     fn location_resolves_current_and_next() {
-        let cur = Location { centroid: 1, distance: 0.1 };
-        let next = Location { centroid: 2, distance: 0.2 };
+        let cur = Location {
+            centroid: 1,
+            distance: 0.1,
+        };
+        let next = Location {
+            centroid: 2,
+            distance: 0.2,
+        };
         let k = DataKey::at("x", cur, 3).with_next(cur, 3, next, 4);
         assert_eq!(k.location(3), Some(cur));
         assert_eq!(k.location(4), Some(next));

@@ -44,9 +44,10 @@ impl VectorStore {
     async fn read_bucket(&self, c: u32) -> Result<(Vec<(VecKey, Vec<f32>)>, Vec<VecKey>)> {
         let mut live = Vec::new();
         let mut dead = Vec::new();
-        let mut rows = std::pin::pin!(self
-            .vecs
-            .range(VecKey::bucket_start(c)..VecKey::bucket_start(c + 1), Direction::Forward));
+        let mut rows = std::pin::pin!(self.vecs.range(
+            VecKey::bucket_start(c)..VecKey::bucket_start(c + 1),
+            Direction::Forward
+        ));
         while let Some(r) = rows.next().await {
             let (k, v) = r.ctx(&self.domain, self.vecs.name())?;
             if k.deleted {
@@ -64,7 +65,10 @@ impl VectorStore {
         self.ensure_writable().await?;
         let (d, cname) = (&self.domain, self.centroids.name());
         if self.centroids.get(&c).await.ctx(d, cname)?.is_none() {
-            return Err(VectorError::invalid("centroid", format!("no centroid {c} in `{d}`")));
+            return Err(VectorError::invalid(
+                "centroid",
+                format!("no centroid {c} in `{d}`"),
+            ));
         }
         let (live, dead) = self.read_bucket(c).await?;
         for k in &dead {

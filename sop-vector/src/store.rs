@@ -176,7 +176,10 @@ impl VectorStore {
     /// domain must have the same dimensions and metric.
     pub async fn open(tx: &Transaction, domain: &str, config: VectorConfig) -> Result<Self> {
         if domain.is_empty() || domain.contains('/') {
-            return Err(VectorError::invalid("domain", "must be non-empty without '/'"));
+            return Err(VectorError::invalid(
+                "domain",
+                "must be non-empty without '/'",
+            ));
         }
         if config.dimensions == 0 {
             return Err(VectorError::invalid("dimensions", "must be at least 1"));
@@ -330,16 +333,22 @@ impl VectorStore {
     pub(crate) async fn adjust_counts(&self, deltas: &HashMap<u32, (i64, i64)>) -> Result<()> {
         let name = self.centroids.name().to_string();
         for (&c, &(live, dead)) in deltas {
-            let mut rec = self.centroids.get(&c).await.ctx(&self.domain, &name)?.ok_or_else(|| {
-                VectorError::Inconsistent {
+            let mut rec = self
+                .centroids
+                .get(&c)
+                .await
+                .ctx(&self.domain, &name)?
+                .ok_or_else(|| VectorError::Inconsistent {
                     domain: self.domain.clone(),
                     reason: format!("centroid {c} is referenced but missing"),
-                }
-            })?;
+                })?;
             rec.count = rec.count.saturating_add_signed(live);
             rec.deleted = rec.deleted.saturating_add_signed(dead);
             rec.epoch = rand::random();
-            self.centroids.update(&c, rec).await.ctx(&self.domain, &name)?;
+            self.centroids
+                .update(&c, rec)
+                .await
+                .ctx(&self.domain, &name)?;
         }
         Ok(())
     }
@@ -452,6 +461,11 @@ impl VectorStore {
     /// Every `(centroid id, live count)` of the active version.
     pub async fn buckets(&self) -> Result<Vec<(u32, u64)>> {
         let set = self.centroid_set().await?;
-        Ok(set.ids.iter().copied().zip(set.counts.iter().copied()).collect())
+        Ok(set
+            .ids
+            .iter()
+            .copied()
+            .zip(set.counts.iter().copied())
+            .collect())
     }
 }

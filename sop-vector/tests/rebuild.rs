@@ -20,12 +20,17 @@ fn no_split(dim: usize) -> VectorConfig {
 }
 
 /// Clusters (index of the nearest true centre) that at least one centroid lands on.
-fn covered(centroids: &[Vec<f32>], centers: &sop_vector::VectorSlab) -> std::collections::BTreeSet<usize> {
+fn covered(
+    centroids: &[Vec<f32>],
+    centers: &sop_vector::VectorSlab,
+) -> std::collections::BTreeSet<usize> {
     centroids
         .iter()
         .map(|c| {
             let score = |j: usize| sop_vector::distance::dot(c, centers.row(j));
-            (0..centers.len()).max_by(|&a, &b| score(a).total_cmp(&score(b))).unwrap_or(0)
+            (0..centers.len())
+                .max_by(|&a, &b| score(a).total_cmp(&score(b)))
+                .unwrap_or(0)
         })
         .collect()
 }
@@ -37,7 +42,10 @@ async fn lookup_sample_covers_every_cluster_of_sorted_skewed_data() -> TestResul
     spec.clusters = 12;
     spec.queries = 10;
     let data = generate(&spec)?;
-    assert!(data.cluster_sizes[0] > 5 * data.cluster_sizes[11], "skewed sizes");
+    assert!(
+        data.cluster_sizes[0] > 5 * data.cluster_sizes[11],
+        "skewed sizes"
+    );
     let cfg = no_split(16);
     for chunk in data.base.as_slice().chunks(400 * 16) {
         let vs: Vec<Vec<f32>> = chunk.chunks(16).map(<[f32]>::to_vec).collect();
@@ -52,27 +60,48 @@ async fn lookup_sample_covers_every_cluster_of_sorted_skewed_data() -> TestResul
             .collect();
         write(&db, "c", &cfg, batch).await?;
     }
-    let before = covered(&reader(&db, "c", &cfg).await?.centroid_vectors().await?, &data.centers);
+    let before = covered(
+        &reader(&db, "c", &cfg).await?.centroid_vectors().await?,
+        &data.centers,
+    );
     let opts = RebuildOptions {
         sample_size: 1500,
         centroids: Some(24),
         ..RebuildOptions::default()
     };
     let report = optimize(&db, "c", &opts).await?;
-    assert_eq!((report.items, report.sample, report.centroids), (4000, 1500, 24));
-    let after = covered(&reader(&db, "c", &cfg).await?.centroid_vectors().await?, &data.centers);
+    assert_eq!(
+        (report.items, report.sample, report.centroids),
+        (4000, 1500, 24)
+    );
+    let after = covered(
+        &reader(&db, "c", &cfg).await?.centroid_vectors().await?,
+        &data.centers,
+    );
     // Naive: the same k-means on the first 1,500 inserted items.
-    let naive = train(&data.base.as_slice()[..1500 * 16], 16, &KMeansConfig::new(24).seed(7))?;
+    let naive = train(
+        &data.base.as_slice()[..1500 * 16],
+        16,
+        &KMeansConfig::new(24).seed(7),
+    )?;
     let naive_cols: Vec<Vec<f32>> = (0..24).map(|j| naive.centroids.get(j).to_vec()).collect();
     let naive = covered(&naive_cols, &data.centers);
-    assert_eq!(after.len(), 12, "Lookup sample covers every cluster: {after:?}");
+    assert_eq!(
+        after.len(),
+        12,
+        "Lookup sample covers every cluster: {after:?}"
+    );
     assert!(naive.len() < 12, "first items miss clusters: {naive:?}");
-    assert!(before.len() < 12, "the first-batch codebook missed clusters: {before:?}");
+    assert!(
+        before.len() < 12,
+        "the first-batch codebook missed clusters: {before:?}"
+    );
     Ok(())
 }
 
 #[tokio::test]
-async fn new_cluster_after_build_is_found_after_next_optimize_and_items_survive_two_optimizes() -> TestResult {
+async fn new_cluster_after_build_is_found_after_next_optimize_and_items_survive_two_optimizes(
+) -> TestResult {
     let (_dir, db) = db().await?;
     let cfg = no_split(16);
     let mut r = rng(5);
@@ -86,14 +115,22 @@ async fn new_cluster_after_build_is_found_after_next_optimize_and_items_survive_
     optimize(&db, "d", &RebuildOptions::default()).await?;
     let store = reader(&db, "d", &cfg).await?;
     assert_eq!(store.version(), 3);
-    let owners: std::collections::HashSet<u32> = store.buckets().await?.into_iter().map(|b| b.0).collect();
+    let owners: std::collections::HashSet<u32> =
+        store.buckets().await?.into_iter().map(|b| b.0).collect();
     assert!(owners.len() >= 2);
     for (i, v) in new.iter().enumerate() {
         let hits = store.query(v, 1, None, 1).await?;
-        assert_eq!(hits[0].id, format!("n{i}"), "new-cluster item found with nprobe 1");
+        assert_eq!(
+            hits[0].id,
+            format!("n{i}"),
+            "new-cluster item found with nprobe 1"
+        );
     }
     vs.extend(new);
-    let ids: Vec<String> = (0..300).map(|i| format!("a{i}")).chain((0..60).map(|i| format!("n{i}"))).collect();
+    let ids: Vec<String> = (0..300)
+        .map(|i| format!("a{i}"))
+        .chain((0..60).map(|i| format!("n{i}")))
+        .collect();
     for (id, v) in ids.iter().zip(&vs) {
         assert!(store.get(id).await?.is_some(), "{id} reachable by id");
         assert_eq!(&store.query(v, 1, None, 2).await?[0].id, id);
@@ -120,7 +157,10 @@ async fn every_lookup_id_resolves_to_a_live_vector() -> TestResult {
     assert_eq!(s.lookup_entries, s.live);
     let mut seen = std::collections::HashSet::new();
     for seq in 0..s.lookup_entries {
-        let id = store.lookup(seq).await?.ok_or("hole in the Lookup numbering")?;
+        let id = store
+            .lookup(seq)
+            .await?
+            .ok_or("hole in the Lookup numbering")?;
         assert!(store.get(&id).await?.is_some(), "{id} is live");
         assert!(seen.insert(id), "distinct ids");
     }
@@ -139,13 +179,23 @@ async fn crashed_rebuild_is_cleaned_up_by_the_next_run() -> TestResult {
     lock_domain(&db, "k", "crashed-run", 60_000).await?;
     let tx = db.begin(TransactionMode::ForWriting).await?;
     let half = tx
-        .new_btree::<VecKey, Vec<f32>>("k/vecs_v2", StoreOptions::with_slot_length(128).unique(false))
+        .new_btree::<VecKey, Vec<f32>>(
+            "k/vecs_v2",
+            StoreOptions::with_slot_length(128).unique(false),
+        )
         .await?;
-    half.add(VecKey::new(0, 0.0, "ghost"), vec![1.0, 0.0, 0.0, 0.0]).await?;
+    half.add(VecKey::new(0, 0.0, "ghost"), vec![1.0, 0.0, 0.0, 0.0])
+        .await?;
     tx.commit().await?;
-    assert!(write(&db, "k", &cfg, vec![NewItem::new("y", vs[0].clone())]).await.is_err());
+    assert!(
+        write(&db, "k", &cfg, vec![NewItem::new("y", vs[0].clone())])
+            .await
+            .is_err()
+    );
     // A live-looking lock is respected ...
-    assert!(optimize(&db, "k", &RebuildOptions::default()).await.is_err());
+    assert!(optimize(&db, "k", &RebuildOptions::default())
+        .await
+        .is_err());
     // ... a stale one is taken over and the half-built stores are dropped.
     let opts = RebuildOptions {
         lock_ttl: std::time::Duration::ZERO,
@@ -155,8 +205,15 @@ async fn crashed_rebuild_is_cleaned_up_by_the_next_run() -> TestResult {
     assert!(report.recovered);
     assert_eq!((report.version, report.items), (2, 100));
     let store = reader(&db, "k", &cfg).await?;
-    assert_eq!(store.stats().await?.vecs_entries, 100, "the ghost entry is gone");
-    assert!(!db.store_names().iter().any(|n| n.ends_with("_v1")), "version 1 dropped");
+    assert_eq!(
+        store.stats().await?.vecs_entries,
+        100,
+        "the ghost entry is gone"
+    );
+    assert!(
+        !db.store_names().iter().any(|n| n.ends_with("_v1")),
+        "version 1 dropped"
+    );
     write(&db, "k", &cfg, vec![NewItem::new("y", vs[0].clone())]).await?;
     Ok(())
 }

@@ -59,6 +59,16 @@ pub fn load_input() -> Result<Input, BoxError> {
     })
 }
 
+/// `x` rounded to an integer, or `null` when not finite.
+pub fn json_int(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.0}")
+    } else {
+        "null".into()
+    }
+}
+
+/// `x` with four decimals, or `null` when not finite.
 pub fn json_num(x: f64) -> String {
     if x.is_finite() {
         format!("{x:.4}")
@@ -67,10 +77,41 @@ pub fn json_num(x: f64) -> String {
     }
 }
 
-/// Runs all queries repeatedly for at least a second; returns queries per second.
-pub fn measure_qps(queries: &[&str], mut run: impl FnMut(&str) -> usize) -> f64 {
+/// Work per second of wall-clock time and per second of process CPU time.
+#[derive(Debug, Clone, Copy)]
+pub struct Rate {
+    /// Per wall-clock second.
+    pub wall: f64,
+    /// Per CPU second (NaN where CPU time is unavailable).
+    pub cpu: f64,
+}
+
+/// Times `work` (which does `units` of work) by wall clock and by process CPU time.
+pub fn rate<T>(units: usize, work: impl FnOnce() -> T) -> (T, Rate) {
+    let cpu0 = process_cpu_s();
+    let start = Instant::now();
+    let out = work();
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = match (cpu0, process_cpu_s()) {
+        (Some(a), Some(b)) if b > a => units as f64 / (b - a),
+        _ => f64::NAN,
+    };
+    (
+        out,
+        Rate {
+            wall: units as f64 / wall,
+            cpu,
+        },
+    )
+}
+
+/// Runs all queries repeatedly for at least two seconds; returns queries per second.
+pub fn measure_qps(queries: &[&str], mut run: impl FnMut(&str) -> usize) -> Rate {
     if queries.is_empty() {
-        return 0.0;
+        return Rate {
+            wall: 0.0,
+            cpu: 0.0,
+        };
     }
     let mut sink = 0usize;
     for q in queries.iter().take(50) {
@@ -78,14 +119,18 @@ pub fn measure_qps(queries: &[&str], mut run: impl FnMut(&str) -> usize) -> f64 
     }
     let start = Instant::now();
     let mut done = 0usize;
-    while start.elapsed().as_secs_f64() < 1.0 {
-        for q in queries {
-            sink += run(q);
+    let (_, mut r) = rate(1, || {
+        while start.elapsed().as_secs_f64() < 2.0 {
+            for q in queries {
+                sink += run(q);
+            }
+            done += queries.len();
         }
-        done += queries.len();
-    }
+    });
     std::hint::black_box(sink);
-    done as f64 / start.elapsed().as_secs_f64()
+    r.wall *= done as f64;
+    r.cpu *= done as f64;
+    r
 }
 
 /// `n_docs` documents of 20–200 words and `n_queries` queries of 2–6 words over a 50,000-word
@@ -158,16 +203,29 @@ fn word(i: usize) -> String {
     s
 }
 
+/// CPU seconds used by the whole process so far (user + system, all threads), from
+/// `/proc/self/stat`; `None` where that is unavailable. On a shared machine, throughput per
+/// CPU second is the figure that does not depend on the other load.
+pub fn process_cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0) // USER_HZ is 100 on Linux
+}
+
 /// nDCG@10 and recall@100 of `search` (query text → ranked doc ids, best first).
 pub fn quality(
     queries: &[BeirQuery],
     qrels: &Qrels,
-    mut search: impl FnMut(&str) -> Vec<String>,
-) -> (f64, f64) {
-    let run: std::collections::HashMap<String, Vec<String>> = queries
-        .iter()
-        .map(|q| (q.id.clone(), search(&q.text)))
-        .collect();
+    mut search: impl FnMut(&str) -> Result<Vec<String>, BoxError>,
+) -> Result<(f64, f64), BoxError> {
+    let mut run = std::collections::HashMap::new();
+    for q in queries {
+        run.insert(q.id.clone(), search(&q.text)?);
+    }
     let s = sop_search::evaluate(&run, qrels);
-    (s.ndcg_at_10, s.recall_at_100)
+    Ok((s.ndcg_at_10, s.recall_at_100))
 }

@@ -6,12 +6,13 @@
 //! empty token (a filter that would, drops the token instead).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, PoisonError};
 use std::fmt::{self, Debug};
+use std::sync::{Mutex, PoisonError};
 
 use super::language::Language;
 
-/// One stage of an analyzer after the tokenizer.
+/// One stage of an analyzer after the tokenizer. Must be a pure function of the token (the
+/// analyzer memoises the chain's outcome per raw token).
 pub trait TokenFilter: Debug + Send + Sync {
     /// Rewrites `token` in place; returns `false` to drop it from the stream.
     fn apply(&self, token: &mut String) -> bool;

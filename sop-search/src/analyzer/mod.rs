@@ -145,11 +145,29 @@ pub struct TermFrequencies {
     pub length: u32,
 }
 
+/// Raw tokens whose analysis an [`Analyzer`] remembers before it forgets them all.
+pub const TOKEN_MEMO_ENTRIES: usize = 1 << 18;
+
+/// Raw token → analysed term (`None`: dropped), shared by the clones of an analyzer.
+#[derive(Default)]
+struct TokenMemo(Mutex<HashMap<Box<str>, Option<Box<str>>>>);
+
+impl std::fmt::Debug for TokenMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map_or(0, |m| m.len());
+        write!(f, "TokenMemo({n} entries)")
+    }
+}
+
 /// A tokenizer followed by an ordered chain of filters. Cheap to clone (stages are shared).
+///
+/// Filters are pure, so the outcome of the whole chain is memoised per raw token (words
+/// repeat with a Zipf distribution; the Snowball stemmer dominated indexing time).
 #[derive(Debug, Clone)]
 pub struct Analyzer {
     tokenizer: Arc<dyn Tokenizer>,
     filters: Vec<Arc<dyn TokenFilter>>,
+    memo: Arc<TokenMemo>,
 }
 
 /// Builds an [`Analyzer`] stage by stage.
@@ -178,6 +196,7 @@ impl Analyzer {
             analyzer: Analyzer {
                 tokenizer: Arc::new(tokenizer),
                 filters: Vec::new(),
+                memo: Arc::default(),
             },
         }
     }
@@ -196,9 +215,22 @@ impl Analyzer {
 
     /// Appends the terms of `text` to `out` (reuse `out` across calls to save allocations).
     pub fn analyze_into(&self, text: &str, out: &mut Vec<String>) {
+        // The memo is always consistent: a poisoned lock carries no meaning here.
+        let mut memo = self.memo.0.lock().unwrap_or_else(PoisonError::into_inner);
         self.tokenizer.tokenize(text, &mut |raw| {
+            if let Some(known) = memo.get(raw) {
+                if let Some(term) = known {
+                    out.push(term.to_string());
+                }
+                return;
+            }
             let mut token = raw.to_owned();
-            if self.filters.iter().all(|f| f.apply(&mut token)) && !token.is_empty() {
+            let kept = self.filters.iter().all(|f| f.apply(&mut token)) && !token.is_empty();
+            if memo.len() >= TOKEN_MEMO_ENTRIES {
+                memo.clear();
+            }
+            memo.insert(raw.into(), kept.then(|| token.as_str().into()));
+            if kept {
                 out.push(token);
             }
         });

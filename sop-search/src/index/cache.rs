@@ -105,7 +105,9 @@ impl IndexCache {
 
     /// Stores the loaded doc table (first loader wins) and returns the one kept.
     pub fn set_docs(&self, table: DocTable) -> Arc<DocTable> {
-        lock(&self.docs).get_or_insert_with(|| Arc::new(table)).clone()
+        lock(&self.docs)
+            .get_or_insert_with(|| Arc::new(table))
+            .clone()
     }
 
     /// `Some(entry)` if the term was loaded (`entry` is `None` for a term not in the index).

@@ -22,7 +22,11 @@ use crate::query::query_terms;
 use crate::topk::{top_k, QueryTerm};
 
 use super::cache::{CacheKey, DocTable, IndexCache, TermData};
+use super::records::{PostingBlock, POSTINGS_PER_BLOCK};
 use super::{InIndex, IndexStats, IndexedDoc, SearchIndex};
+
+/// Above this many blocks (estimated from df) a term's blocks are read with `range`.
+const RANGE_SCAN_BLOCKS: usize = 64;
 
 impl SearchIndex {
     /// The best `k` documents for `query` (BM25, OR semantics), best first; equal scores are
@@ -127,6 +131,38 @@ impl SearchIndex {
         })
     }
 
+    /// Every posting block of `term`, in order. `df_hint` (the term's df, or 0 if unknown)
+    /// picks the access: a cursor walk for short lists, a `range` scan (which reads items
+    /// in batches of 512) for long ones.
+    pub(super) async fn term_blocks(&self, term: &str, df_hint: u32) -> Result<Vec<PostingBlock>> {
+        let postings = &self.stores.postings;
+        let mut blocks = Vec::new();
+        if df_hint as usize > RANGE_SCAN_BLOCKS * POSTINGS_PER_BLOCK {
+            let range = (term.to_owned(), 0)..=(term.to_owned(), u32::MAX);
+            let mut stream = pin!(postings.range(range, Direction::Forward));
+            while let Some(item) = stream.next().await {
+                blocks.push(item.in_index(&self.name)?.1);
+            }
+            return Ok(blocks);
+        }
+        postings
+            .find(&(term.to_owned(), 0))
+            .await
+            .in_index(&self.name)?;
+        loop {
+            match postings.current_key().await.in_index(&self.name)? {
+                Some(key) if key.0 == term => {}
+                _ => return Ok(blocks),
+            }
+            if let Some(block) = postings.current_value().await.in_index(&self.name)? {
+                blocks.push(block);
+            }
+            if !postings.next().await.in_index(&self.name)? {
+                return Ok(blocks);
+            }
+        }
+    }
+
     async fn doc_table(&self, snapshot: &IndexCache) -> Result<Arc<DocTable>> {
         if let Some(table) = snapshot.docs() {
             return Ok(table);
@@ -157,15 +193,17 @@ impl SearchIndex {
         if let Some(hit) = snapshot.term(term) {
             return Ok(hit);
         }
-        let key = term.to_owned();
-        let data = match self.stores.terms.get(&key).await.in_index(&self.name)? {
+        let data = match self
+            .stores
+            .terms
+            .get(&term.to_owned())
+            .await
+            .in_index(&self.name)?
+        {
             None => None,
             Some(stats) => {
                 let mut postings: Vec<Posting> = Vec::with_capacity(stats.df as usize);
-                let range = (key.clone(), 0)..=(key, u32::MAX);
-                let mut stream = pin!(self.stores.postings.range(range, Direction::Forward));
-                while let Some(item) = stream.next().await {
-                    let (_, block) = item.in_index(&self.name)?;
+                for block in self.term_blocks(term, stats.df).await? {
                     block.push_postings(&mut postings);
                 }
                 if postings.len() != stats.df as usize {

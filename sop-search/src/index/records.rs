@@ -12,8 +12,8 @@
 //! Invariants: doc numbers are never reused (a replaced document gets a new one), so new
 //! postings always go after every existing posting of a term; the blocks of a term are
 //! disjoint, sorted, non-empty, and block `(t, f)` holds only docs in `[f, next block's f)`;
-//! `TermStats.df` equals the number of postings of the term, and a term with `df = 0` has no
-//! record; every posting's `(tf, len)` is dominated by a point of its block's `max` and of
+//! `TermStats.df` equals the number of postings of the term, a term with `df = 0` has no
+//! record, and `TermStats.last_block` is the key of the term's last block; every posting's `(tf, len)` is dominated by a point of its block's `max` and of
 //! the term's `frontier`; `Globals` equals the sums over `docs`.
 
 use serde::{Deserialize, Serialize};
@@ -46,6 +46,8 @@ pub(crate) struct TermStats {
     pub df: u32,
     /// Non-dominated `(tf, len)` points over the term's postings (see [`ScoreFrontier`]).
     pub frontier: Vec<(u32, u32)>,
+    /// First doc (the key) of the term's last posting block, where additions go.
+    pub last_block: u32,
 }
 
 impl TermStats {

@@ -7,14 +7,9 @@
 //! number table and the globals (with a new token) are written. Invariants: see `records`;
 //! in particular a batch touches every term once, whatever the number of its documents.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::pin::pin;
-
-use futures::StreamExt;
-use sop_core::Direction;
-
 use crate::analyzer::TermFrequencies;
 use crate::error::{Result, SearchError};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::records::{
     frontier_of, DocRecord, Entry, PostingBlock, DOCS_PER_BLOCK, POSTINGS_PER_BLOCK,
@@ -67,10 +62,12 @@ impl SearchIndex {
             change
                 .added
                 .push((id.to_owned(), self.record(id, next_doc, tf)?));
-            next_doc = next_doc.checked_add(1).ok_or_else(|| SearchError::Document {
-                doc_id: id.to_owned(),
-                message: "the index has used every document number".into(),
-            })?;
+            next_doc = next_doc
+                .checked_add(1)
+                .ok_or_else(|| SearchError::Document {
+                    doc_id: id.to_owned(),
+                    message: "the index has used every document number".into(),
+                })?;
         }
         self.apply(change).await
     }
@@ -122,7 +119,7 @@ impl SearchIndex {
     }
 
     async fn apply(&self, change: Change) -> Result<()> {
-        let mut deltas: BTreeMap<&str, TermDelta> = BTreeMap::new();
+        let mut deltas: HashMap<&str, TermDelta> = HashMap::new();
         for (_, rec) in &change.removed {
             for (term, tf) in &rec.terms {
                 let e = Entry {
@@ -143,6 +140,8 @@ impl SearchIndex {
                 deltas.entry(term).or_default().added.push(e);
             }
         }
+        let mut deltas: Vec<(&str, TermDelta)> = deltas.into_iter().collect();
+        deltas.sort_unstable_by(|a, b| a.0.cmp(b.0)); // key order: B-tree locality
         for (term, mut delta) in deltas {
             delta.removed.sort_unstable();
             delta.added.sort_unstable();
@@ -156,14 +155,19 @@ impl SearchIndex {
     async fn apply_term(&self, term: &str, delta: TermDelta) -> Result<()> {
         let key = term.to_owned();
         let terms = &self.stores.terms;
-        let mut stats = terms.get(&key).await.in_index(&self.name)?.unwrap_or_default();
+        let mut stats = terms
+            .get(&key)
+            .await
+            .in_index(&self.name)?
+            .unwrap_or_default();
         let mut stale = false;
         let mut i = 0;
         while i < delta.removed.len() {
             let doc = delta.removed[i].doc;
-            let (block_key, mut block) = self.block_at_or_before(term, doc).await?.ok_or_else(|| {
-                self.corrupt(format!("term `{term}`: no posting block holds doc {doc}"))
-            })?;
+            let (block_key, mut block) =
+                self.block_at_or_before(term, doc).await?.ok_or_else(|| {
+                    self.corrupt(format!("term `{term}`: no posting block holds doc {doc}"))
+                })?;
             let start = i;
             while i < delta.removed.len() && block.remove(delta.removed[i].doc) {
                 let e = delta.removed[i];
@@ -174,27 +178,49 @@ impl SearchIndex {
                 return Err(self.corrupt(format!("term `{term}`: doc {doc} has no posting")));
             }
             if block.is_empty() {
-                self.stores.postings.remove(&block_key).await.in_index(&self.name)?;
+                self.stores
+                    .postings
+                    .remove(&block_key)
+                    .await
+                    .in_index(&self.name)?;
+                if block_key.1 == stats.last_block {
+                    // The new last block is the one before (if any is left).
+                    let before = block_key.1.saturating_sub(1);
+                    if let Some((k, _)) = self.block_at_or_before(term, before).await? {
+                        stats.last_block = k.1;
+                    }
+                }
             } else {
                 block.refresh_max();
-                self.stores.postings.upsert(block_key, block).await.in_index(&self.name)?;
+                self.stores
+                    .postings
+                    .upsert(block_key, block)
+                    .await
+                    .in_index(&self.name)?;
             }
         }
-        self.append_postings(term, stats.df > delta.removed.len() as u32, &delta.added)
-            .await?;
+        let has_blocks = stats.df > delta.removed.len() as u32;
+        if let Some(last) = self
+            .append_postings(term, has_blocks.then_some(stats.last_block), &delta.added)
+            .await?
+        {
+            stats.last_block = last;
+        }
         let removed = u32::try_from(delta.removed.len()).unwrap_or(u32::MAX);
         let added = u32::try_from(delta.added.len()).unwrap_or(u32::MAX);
         stats.df = stats
             .df
             .checked_sub(removed)
             .and_then(|df| df.checked_add(added))
-            .ok_or_else(|| self.corrupt(format!("term `{term}`: document frequency out of range")))?;
+            .ok_or_else(|| {
+                self.corrupt(format!("term `{term}`: document frequency out of range"))
+            })?;
         if stats.df == 0 {
             terms.remove(&key).await.in_index(&self.name)?;
             return Ok(());
         }
         let mut frontier = if stale {
-            self.rebuild_frontier(term).await?
+            self.rebuild_frontier(term, stats.df).await?
         } else {
             stats.frontier()
         };
@@ -205,49 +231,83 @@ impl SearchIndex {
         terms.upsert(key, stats).await.in_index(&self.name)
     }
 
-    /// Appends `added` (docs above all existing ones) to the term's last block, then to new
-    /// blocks. `has_blocks` says whether the term still has postings.
-    async fn append_postings(&self, term: &str, has_blocks: bool, added: &[Entry]) -> Result<()> {
+    /// Appends `added` (docs above all existing ones) to the term's last block (keyed
+    /// `last_block`, if the term has postings), then to new blocks; returns the key of the
+    /// new last block if it changed.
+    async fn append_postings(
+        &self,
+        term: &str,
+        last_block: Option<u32>,
+        added: &[Entry],
+    ) -> Result<Option<u32>> {
+        let postings = &self.stores.postings;
         let mut rest = added;
-        if rest.is_empty() {
-            return Ok(());
-        }
-        if has_blocks {
-            if let Some((key, mut block)) = self.block_at_or_before(term, u32::MAX).await? {
-                if block.len() < POSTINGS_PER_BLOCK {
-                    let take = (POSTINGS_PER_BLOCK - block.len()).min(rest.len());
-                    block.extend(&rest[..take]);
-                    rest = &rest[take..];
-                    self.stores.postings.upsert(key, block).await.in_index(&self.name)?;
-                }
+        if let (Some(first), false) = (last_block, rest.is_empty()) {
+            let key = (term.to_owned(), first);
+            let mut block = postings
+                .get(&key)
+                .await
+                .in_index(&self.name)?
+                .ok_or_else(|| {
+                    self.corrupt(format!("term `{term}`: last block {first} is missing"))
+                })?;
+            if block.len() < POSTINGS_PER_BLOCK {
+                let take = (POSTINGS_PER_BLOCK - block.len()).min(rest.len());
+                block.extend(&rest[..take]);
+                rest = &rest[take..];
+                postings.upsert(key, block).await.in_index(&self.name)?;
             }
         }
+        let mut last = None;
         for chunk in rest.chunks(POSTINGS_PER_BLOCK) {
             let key = (term.to_owned(), chunk[0].doc);
-            let block = PostingBlock::from_entries(chunk);
-            self.stores.postings.upsert(key, block).await.in_index(&self.name)?;
+            postings
+                .upsert(key, PostingBlock::from_entries(chunk))
+                .await
+                .in_index(&self.name)?;
+            last = Some(chunk[0].doc);
         }
-        Ok(())
+        Ok(last)
     }
 
-    /// The block of `term` with the largest first doc `<= doc`.
+    /// The block of `term` with the largest first doc `<= doc` (a cursor walk: a bounded
+    /// `range` would read a whole 512-item batch).
     async fn block_at_or_before(
         &self,
         term: &str,
         doc: u32,
     ) -> Result<Option<((String, u32), PostingBlock)>> {
-        let range = (term.to_owned(), 0)..=(term.to_owned(), doc);
-        let mut stream = pin!(self.stores.postings.range(range, Direction::Backward));
-        stream.next().await.transpose().in_index(&self.name)
+        let postings = &self.stores.postings;
+        let target = (term.to_owned(), doc);
+        if !postings.find(&target).await.in_index(&self.name)? {
+            match postings.current_key().await.in_index(&self.name)? {
+                None => return Ok(None),
+                Some(k) if k > target => {
+                    if !postings.previous().await.in_index(&self.name)? {
+                        return Ok(None);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        let Some(key) = postings.current_key().await.in_index(&self.name)? else {
+            return Ok(None);
+        };
+        if key.0 != term {
+            return Ok(None);
+        }
+        let block = postings.current_value().await.in_index(&self.name)?;
+        Ok(block.map(|b| (key, b)))
     }
 
     /// The exact frontier of `term` from its blocks' maxima.
-    async fn rebuild_frontier(&self, term: &str) -> Result<crate::postings::ScoreFrontier> {
+    async fn rebuild_frontier(
+        &self,
+        term: &str,
+        df: u32,
+    ) -> Result<crate::postings::ScoreFrontier> {
         let mut points = Vec::new();
-        let range = (term.to_owned(), 0)..=(term.to_owned(), u32::MAX);
-        let mut stream = pin!(self.stores.postings.range(range, Direction::Forward));
-        while let Some(item) = stream.next().await {
-            let (_, block) = item.in_index(&self.name)?;
+        for block in self.term_blocks(term, df).await? {
             points.extend(block.max);
         }
         Ok(frontier_of(points))
@@ -266,7 +326,11 @@ impl SearchIndex {
         }
         let numbers = &self.stores.numbers;
         for (key, (gone, new)) in blocks {
-            let mut block = numbers.get(&key).await.in_index(&self.name)?.unwrap_or_default();
+            let mut block = numbers
+                .get(&key)
+                .await
+                .in_index(&self.name)?
+                .unwrap_or_default();
             block.remove_all(&gone);
             for (doc, len, id) in new {
                 block.push(doc, len, id.to_owned());
@@ -298,7 +362,9 @@ impl SearchIndex {
         let mut g = self.load_globals().await?;
         for (id, rec) in &change.removed {
             g.docs = g.docs.checked_sub(1).ok_or_else(|| {
-                self.corrupt(format!("removing `{id}` from an index counting no documents"))
+                self.corrupt(format!(
+                    "removing `{id}` from an index counting no documents"
+                ))
             })?;
             g.total_tokens = g
                 .total_tokens
@@ -311,6 +377,10 @@ impl SearchIndex {
             g.next_doc = g.next_doc.max(rec.doc_no + 1);
         }
         g.token = rand::random();
-        self.stores.globals.upsert(SINGLE, g).await.in_index(&self.name)
+        self.stores
+            .globals
+            .upsert(SINGLE, g)
+            .await
+            .in_index(&self.name)
     }
 }

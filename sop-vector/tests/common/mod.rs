@@ -15,18 +15,29 @@ pub async fn db() -> Result<(tempfile::TempDir, Database), Box<dyn std::error::E
 }
 
 /// Upserts `items` into `domain` in one committed transaction.
-pub async fn write(db: &Database, domain: &str, cfg: &VectorConfig, items: Vec<NewItem>) -> Result<(), VectorError> {
+pub async fn write(
+    db: &Database,
+    domain: &str,
+    cfg: &VectorConfig,
+    items: Vec<NewItem>,
+) -> Result<(), VectorError> {
     let tx = db
         .begin(TransactionMode::ForWriting)
         .await
         .map_err(|e| VectorError::store(domain, "begin", e))?;
     let store = VectorStore::open(&tx, domain, cfg.clone()).await?;
     store.upsert_batch(items).await?;
-    tx.commit().await.map_err(|e| VectorError::store(domain, "commit", e))
+    tx.commit()
+        .await
+        .map_err(|e| VectorError::store(domain, "commit", e))
 }
 
 /// Opens `domain` in a fresh NoCheck transaction.
-pub async fn reader(db: &Database, domain: &str, cfg: &VectorConfig) -> Result<VectorStore, VectorError> {
+pub async fn reader(
+    db: &Database,
+    domain: &str,
+    cfg: &VectorConfig,
+) -> Result<VectorStore, VectorError> {
     let tx = db
         .begin(TransactionMode::NoCheck)
         .await
@@ -57,4 +68,17 @@ pub fn items(prefix: &str, vectors: &[Vec<f32>]) -> Vec<NewItem> {
         .enumerate()
         .map(|(i, v)| NewItem::new(format!("{prefix}{i}"), v.clone()))
         .collect()
+}
+
+/// A 4-dimension cosine domain holding one item `a` = e₀.
+pub async fn one_item_domain(db: &Database, domain: &str) -> Result<VectorConfig, VectorError> {
+    let cfg = VectorConfig::new(4);
+    write(
+        db,
+        domain,
+        &cfg,
+        vec![NewItem::new("a", vec![1.0, 0.0, 0.0, 0.0])],
+    )
+    .await?;
+    Ok(cfg)
 }
