@@ -18,6 +18,43 @@ pub trait KeyOrder<K>: Send + Sync + 'static {
     fn compare(&self, a: &K, b: &K) -> Ordering;
 }
 
+/// How a store compares keys at run time: a direct function for natural
+/// `Ord` keys (no allocation, no vtable on the hot path) or a [`KeyOrder`]
+/// object (for example an [`IndexSpec`]).
+pub enum Comparator<K> {
+    /// `<K as Ord>::cmp`.
+    Natural(fn(&K, &K) -> Ordering),
+    /// A custom order.
+    Custom(std::sync::Arc<dyn KeyOrder<K>>),
+}
+
+impl<K> Clone for Comparator<K> {
+    fn clone(&self) -> Self {
+        match self {
+            Comparator::Natural(f) => Comparator::Natural(*f),
+            Comparator::Custom(o) => Comparator::Custom(o.clone()),
+        }
+    }
+}
+
+impl<K: Ord> Comparator<K> {
+    /// The key type's own order.
+    pub fn natural() -> Self {
+        Comparator::Natural(<K as Ord>::cmp)
+    }
+}
+
+impl<K: 'static> Comparator<K> {
+    /// Compares two keys.
+    #[inline]
+    pub fn compare(&self, a: &K, b: &K) -> Ordering {
+        match self {
+            Comparator::Natural(f) => f(a, b),
+            Comparator::Custom(o) => o.compare(a, b),
+        }
+    }
+}
+
 /// The key type's own `Ord`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NaturalOrder;

@@ -46,7 +46,7 @@ pub use cache::l2::{CacheTtls, L2Cache, MemoryL2Cache};
 pub use database::Database;
 pub use engine::EngineStats;
 pub use error::{Result, SopError};
-pub use index_spec::{compare_json, IndexField, IndexSpec, KeyOrder, NaturalOrder};
+pub use index_spec::{compare_json, Comparator, IndexField, IndexSpec, KeyOrder, NaturalOrder};
 pub use options::{
     DatabaseOptions, Mode, StoreOptions, TransactionMode, TransactionOptions, ValuePlacement,
     DEFAULT_MAX_TIME, MAX_MAX_TIME,

@@ -21,7 +21,7 @@ use crate::btree::store::{open_typed, StoreShared};
 use crate::btree::view::TreeView;
 use crate::engine::Engine;
 use crate::error::{Result, SopError};
-use crate::index_spec::KeyOrder;
+use crate::index_spec::Comparator;
 use crate::options::{StoreOptions, TransactionMode, TransactionOptions, MAX_MAX_TIME};
 use crate::storage::catalog::{now_ms, StoreInfo};
 use crate::storage::commit_record::{CommitRecord, StoreRecord};
@@ -331,7 +331,7 @@ impl Transaction {
         &self,
         name: &str,
         create: Option<StoreOptions>,
-        order: Arc<dyn KeyOrder<K>>,
+        order: Comparator<K>,
     ) -> Result<Arc<ViewCell<K, V>>> {
         self.check_active()?;
         let r = self.open_view_inner(name, create, order).await;
@@ -345,7 +345,7 @@ impl Transaction {
         &self,
         name: &str,
         create: Option<StoreOptions>,
-        order: Arc<dyn KeyOrder<K>>,
+        order: Comparator<K>,
     ) -> Result<Arc<ViewCell<K, V>>> {
         if name.is_empty() || name.len() > 512 {
             return Err(SopError::InvalidArgument {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::btree::handle::Btree;
 use crate::error::{Result, SopError};
-use crate::index_spec::{IndexSpec, NaturalOrder};
+use crate::index_spec::{Comparator, IndexSpec};
 use crate::options::StoreOptions;
 use crate::transaction::Transaction;
 use crate::{Key, Value};
@@ -28,7 +28,7 @@ impl Transaction {
             });
         }
         let cell = self
-            .open_view::<K, V>(name, Some(options), Arc::new(NaturalOrder))
+            .open_view::<K, V>(name, Some(options), Comparator::natural())
             .await?;
         Ok(Btree::new(self.clone(), cell))
     }
@@ -37,7 +37,7 @@ impl Transaction {
     /// [`SopError::StoreNotFound`].
     pub async fn open_btree<K: Key + Ord, V: Value>(&self, name: &str) -> Result<Btree<K, V>> {
         let cell = self
-            .open_view::<K, V>(name, None, Arc::new(NaturalOrder))
+            .open_view::<K, V>(name, None, Comparator::natural())
             .await?;
         Ok(Btree::new(self.clone(), cell))
     }
@@ -52,7 +52,7 @@ impl Transaction {
     ) -> Result<Btree<serde_json::Value, V>> {
         options.index_spec = Some(spec.clone());
         let cell = self
-            .open_view::<serde_json::Value, V>(name, Some(options), Arc::new(spec))
+            .open_view::<serde_json::Value, V>(name, Some(options), Comparator::Custom(Arc::new(spec)))
             .await?;
         Ok(Btree::new(self.clone(), cell))
     }
@@ -75,7 +75,7 @@ impl Transaction {
                 reason: "the store has no index_spec (not a JSON-keyed store)".into(),
             })?;
         let cell = self
-            .open_view::<serde_json::Value, V>(name, None, Arc::new(spec))
+            .open_view::<serde_json::Value, V>(name, None, Comparator::Custom(Arc::new(spec)))
             .await?;
         Ok(Btree::new(self.clone(), cell))
     }

@@ -21,7 +21,7 @@ use crate::btree::version::{NodeRef, TreeVersion};
 use crate::btree::view::{Interrupt, Step, TreeView};
 use crate::engine::Engine;
 use crate::error::{Result, SopError};
-use crate::index_spec::KeyOrder;
+use crate::index_spec::Comparator;
 use crate::options::StoreOptions;
 use crate::storage::catalog::StoreInfo;
 use crate::storage::frame::FrameKind;
@@ -61,7 +61,7 @@ pub struct StoreShared<K, V> {
     /// Options fixed at creation.
     pub options: StoreOptions,
     /// Key order.
-    pub order: Arc<dyn KeyOrder<K>>,
+    pub order: Comparator<K>,
     /// The engine.
     pub engine: Arc<Engine>,
     /// Newest committed version.
@@ -73,7 +73,7 @@ pub struct StoreShared<K, V> {
 impl<K: Key, V: Value> StoreShared<K, V> {
     /// A store whose committed state is `info` (root and count) with no
     /// changes since the last checkpoint.
-    pub fn new(engine: Arc<Engine>, info: &StoreInfo, order: Arc<dyn KeyOrder<K>>) -> Self {
+    pub fn new(engine: Arc<Engine>, info: &StoreInfo, order: Comparator<K>) -> Self {
         let mut nodes = imbl::GenericHashMap::default();
         if !engine.registry_has(info.root) {
             // Created after the last checkpoint: its root exists only in the WAL.
@@ -235,7 +235,7 @@ impl<K: Key, V: Value> ErasedStore for StoreShared<K, V> {
 pub async fn open_typed<K: Key, V: Value>(
     engine: &Arc<Engine>,
     info: &StoreInfo,
-    order: Arc<dyn KeyOrder<K>>,
+    order: Comparator<K>,
 ) -> Result<Arc<StoreShared<K, V>>> {
     let _guard = engine.open_lock.lock().await;
     if let Some(existing) = engine.stores.lock().get(&info.name).cloned() {

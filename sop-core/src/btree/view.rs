@@ -96,6 +96,8 @@ impl<K, V> Located<K, V> {
 pub struct TreeView<K, V> {
     /// The store.
     pub shared: Arc<StoreShared<K, V>>,
+    /// The store's key order (copied here: it is on the hottest path).
+    cmp: crate::index_spec::Comparator<K>,
     /// The snapshot this view started from.
     pub base: Arc<TreeVersion<K, V>>,
     /// Current root.
@@ -121,7 +123,14 @@ pub struct TreeView<K, V> {
     pub epoch: u64,
     /// Value blobs this view replaced or removed (deleted after commit).
     pub superseded: Vec<Uuid>,
+    /// Direct-mapped memo of clean snapshot nodes this view resolved
+    /// (`HOT_SLOTS` entries, allocated on first use). Sound because the
+    /// snapshot never changes and the overlay is always consulted first.
+    hot: Vec<Option<(NodeId, Arc<Node<K, V>>)>>,
 }
+
+/// Entries of a view's node memo.
+const HOT_SLOTS: usize = 512;
 
 impl<K: Key, V: Value> TreeView<K, V> {
     /// A fresh view on `base`.
@@ -131,6 +140,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
         track_reads: bool,
     ) -> Self {
         TreeView {
+            cmp: shared.order.clone(),
             root: base.root,
             count: base.count,
             shared,
@@ -144,6 +154,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
             track_reads,
             epoch: 0,
             superseded: Vec::new(),
+            hot: Vec::new(),
         }
     }
 
@@ -152,26 +163,47 @@ impl<K: Key, V: Value> TreeView<K, V> {
         self.ops.is_empty() && self.overlay.is_empty()
     }
 
+    #[inline]
     fn cmp_pos(&self, a: (&K, &Uuid), b: (&K, &Uuid)) -> Ordering {
-        self.shared
-            .order
+        self.cmp
             .compare(a.0, b.0)
             .then_with(|| a.1.cmp(b.1))
     }
 
     /// Compares keys with the store's order.
+    #[inline]
     pub fn cmp_keys(&self, a: &K, b: &K) -> Ordering {
-        self.shared.order.compare(a, b)
+        self.cmp.compare(a, b)
     }
 
     /// Fetches a node without blocking.
     pub fn node(&mut self, id: NodeId) -> Step<Arc<Node<K, V>>> {
-        if let Some(n) = self.overlay.get(&id) {
-            return Ok(n.clone());
+        if !self.overlay.is_empty() {
+            if let Some(n) = self.overlay.get(&id) {
+                return Ok(n.clone());
+            }
         }
-        if let Some(n) = self.pinned.get(&id) {
-            return Ok(n.clone());
+        let slot = (id as usize) % HOT_SLOTS;
+        if let Some(Some((hid, n))) = self.hot.get(slot) {
+            if *hid == id {
+                return Ok(n.clone());
+            }
         }
+        if !self.pinned.is_empty() {
+            if let Some(n) = self.pinned.get(&id) {
+                return Ok(n.clone());
+            }
+        }
+        let n = self.resolve(id)?;
+        if self.hot.is_empty() {
+            self.hot.resize(HOT_SLOTS, None);
+        }
+        self.hot[slot] = Some((id, n.clone()));
+        Ok(n)
+    }
+
+    /// Resolves a node of the snapshot: dirty set, registry, L1 cache.
+    fn resolve(&mut self, id: NodeId) -> Step<Arc<Node<K, V>>> {
         let physical = match self.base.nodes.get(&id) {
             Some(NodeRef::Dirty(n)) => return Ok(n.clone()),
             Some(NodeRef::Flushed(p)) => *p,
@@ -403,6 +435,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
         if !self.overlay.contains_key(&id) {
             let n = self.node(id)?;
             self.overlay.insert(id, Arc::new((*n).clone()));
+            self.forget_hot(id);
         }
         let arc = self
             .overlay
@@ -425,7 +458,16 @@ impl<K: Key, V: Value> TreeView<K, V> {
     fn free_node(&mut self, id: NodeId) {
         self.overlay.remove(&id);
         self.pinned.remove(&id);
+        self.forget_hot(id);
         self.freed.insert(id);
+    }
+
+    fn forget_hot(&mut self, id: NodeId) {
+        if let Some(entry) = self.hot.get_mut((id as usize) % HOT_SLOTS) {
+            if entry.as_ref().is_some_and(|(hid, _)| *hid == id) {
+                *entry = None;
+            }
+        }
     }
 
     /// Inserts `item` at its position; the caller has checked uniqueness.
