@@ -563,6 +563,7 @@ impl<K: Key, V: Value> Btree<K, V> {
         start: &ScanFrom<K>,
         direction: Direction,
         limit: usize,
+        within: &(dyn Fn(&K) -> bool + Sync),
     ) -> Result<Vec<Arc<Item<K, V>>>> {
         self.run(None, |v| {
             let forward = direction == Direction::Forward;
@@ -598,6 +599,16 @@ impl<K: Key, V: Value> Btree<K, V> {
             let mut prev: Option<Arc<Item<K, V>>> = None;
             while let Some(loc) = cur {
                 let Some(it) = loc.item().cloned() else { break };
+                if !within(&it.key) {
+                    // Past the range: the gap up to this item is what was observed.
+                    if forward {
+                        v.record_gap(prev.as_deref(), Some(&it));
+                    } else {
+                        v.record_gap(Some(&it), prev.as_deref());
+                    }
+                    out.push(it);
+                    break;
+                }
                 if v.track_reads {
                     if forward {
                         v.record_gap(prev.as_deref(), Some(&it));
@@ -683,7 +694,21 @@ impl<K: Key, V: Value> Btree<K, V> {
                     return None;
                 }
                 let from = st.next.take()?;
-                match self.batch(&from, direction, 512).await {
+                let order = &self.cell.shared.order;
+                let (lo, hi) = (&st.lo, &st.hi);
+                let within = |k: &K| match direction {
+                    Direction::Forward => match hi {
+                        RangeBound::Unbounded => true,
+                        RangeBound::Included(h) => order.compare(k, h) != Ordering::Greater,
+                        RangeBound::Excluded(h) => order.compare(k, h) == Ordering::Less,
+                    },
+                    Direction::Backward => match lo {
+                        RangeBound::Unbounded => true,
+                        RangeBound::Included(l) => order.compare(k, l) != Ordering::Less,
+                        RangeBound::Excluded(l) => order.compare(k, l) == Ordering::Greater,
+                    },
+                };
+                match self.batch(&from, direction, 512, &within).await {
                     Err(e) => {
                         st.done = true;
                         return Some((Err(e), st));
@@ -692,7 +717,6 @@ impl<K: Key, V: Value> Btree<K, V> {
                         if items.len() < 512 {
                             st.done = true;
                         }
-                        let order = &self.cell.shared.order;
                         for it in items {
                             let inside = match direction {
                                 Direction::Forward => match &st.hi {

@@ -95,7 +95,7 @@ impl PostingBlock {
     /// Appends entries (their docs must follow every doc of the block) and refreshes `max`.
     pub fn extend(&mut self, entries: &[Entry]) {
         for e in entries {
-            debug_assert!(self.docs.last().map_or(true, |&d| d < e.doc));
+            debug_assert!(!matches!(self.docs.last(), Some(&d) if d >= e.doc));
             self.docs.push(e.doc);
             self.tfs.push(e.tf);
             self.lens.push(e.len);
