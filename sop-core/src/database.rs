@@ -7,6 +7,7 @@ use crate::engine::{Engine, EngineStats};
 use crate::error::Result;
 use crate::options::{DatabaseOptions, Mode, TransactionMode, TransactionOptions};
 use crate::storage::fsio;
+use crate::storage::replication::ReplicationStatus;
 use crate::transaction::Transaction;
 use crate::SopError;
 
@@ -79,6 +80,29 @@ impl Database {
     /// The primary stores folder.
     pub fn folder(&self) -> &Path {
         self.engine.folder()
+    }
+
+    /// Manual failover of replicated metadata (two `stores_folders`): the
+    /// passive side becomes active (epoch + 1, persisted there), the old
+    /// active side is marked stale and no longer written, and writes resume.
+    /// Call it after operations failed with an I/O error naming the active
+    /// metadata folder. Fails when the database is not replicated or the
+    /// passive side is stale.
+    pub async fn failover(&self) -> Result<ReplicationStatus> {
+        self.engine.failover().await
+    }
+
+    /// Reinstates the passive side of replicated metadata after its drive was
+    /// repaired: its registry segments, catalog, WAL and replication state are
+    /// fast-forwarded from the active side (atomically per file) and both
+    /// sides are written from then on.
+    pub async fn reinstate(&self) -> Result<ReplicationStatus> {
+        self.engine.reinstate().await
+    }
+
+    /// The replication state; `None` without replication.
+    pub fn replication_status(&self) -> Option<ReplicationStatus> {
+        self.engine.replication_status()
     }
 
     /// Checkpoints and releases the database.

@@ -44,7 +44,8 @@ use crate::storage::frame::{self, FrameKind};
 use crate::storage::registry::{
     encode_block, BlockImage, Handle, NodeId, RegistryFiles, BLOCK_SIZE, HANDLES_PER_BLOCK,
 };
-use crate::storage::wal::{Wal, WalEntry};
+use crate::storage::replication::{self, Replication, ReplicationStatus};
+use crate::storage::wal::{wal_path, Wal, WalEntry};
 use crate::storage::{checked_json, fsio};
 
 /// Ops of one store waiting to be replayed when the store is first opened.
@@ -86,8 +87,13 @@ pub struct Engine {
     /// The erasure-coding backend when blobs are erasure coded (for health
     /// inspection and repair).
     pub erasure: Option<Arc<crate::storage::erasure::ErasureBlobBackend>>,
-    /// Registry files.
-    pub registry_files: RegistryFiles,
+    /// Metadata sides: one per stores folder when replicated (index =
+    /// position in `stores_folders`), else just the first folder.
+    pub sides: Vec<MetaSide>,
+    /// Active/passive replication of the metadata (two stores folders).
+    pub replication: Option<Replication>,
+    /// Where node and value blobs live without erasure coding.
+    pub blobs_folder: PathBuf,
     /// In-memory registry handles.
     pub registry: RwLock<crate::id_hash::IdMap<NodeId, Handle>>,
     /// Decoded nodes.
@@ -120,6 +126,14 @@ pub struct Engine {
     stats: Mutex<EngineStats>,
 }
 
+/// One copy of the metadata (registry, catalog, WAL, journal).
+pub struct MetaSide {
+    /// The stores folder.
+    pub folder: PathBuf,
+    /// Its registry files.
+    pub registry: RegistryFiles,
+}
+
 const CATALOG_TAG: &str = "catalog";
 const OPTIONS_TAG: &str = "options";
 
@@ -128,25 +142,47 @@ impl Engine {
     pub fn open(options: DatabaseOptions) -> Result<Engine> {
         options.validate()?;
         let persisted = options.persisted();
+        let mut folder_errors: Vec<Option<SopError>> = Vec::new();
         for folder in &options.stores_folders {
-            fsio::ensure_dir(folder)?;
-            let path = folder.join("options.json");
-            match checked_json::read::<crate::options::PersistedOptions>(&path, OPTIONS_TAG)? {
-                Some(existing) if existing != persisted => {
-                    return Err(SopError::OptionsConflict {
-                        path,
-                        reason: format!("stored {existing:?}, requested {persisted:?}"),
-                    })
-                }
-                Some(_) => {}
-                None => checked_json::write(&path, OPTIONS_TAG, &persisted)?,
+            let checked = check_options_file(folder, &persisted);
+            match checked {
+                Err(e @ SopError::OptionsConflict { .. }) => return Err(e),
+                Err(e) if options.stores_folders.len() == 1 => return Err(e),
+                r => folder_errors.push(r.err()),
             }
         }
         let folder = options.stores_folders[0].clone();
-        let registry_files = RegistryFiles::new(&folder, options.registry_segment_blocks);
-        replay_journal(&folder, &registry_files)?;
+        let sides: Vec<MetaSide> = options
+            .stores_folders
+            .iter()
+            .map(|f| MetaSide {
+                folder: f.clone(),
+                registry: RegistryFiles::new(f, options.registry_segment_blocks),
+            })
+            .collect();
+        let (replication, needs_write) = if sides.len() == 2 {
+            let d = Replication::decide([sides[0].folder.clone(), sides[1].folder.clone()])?;
+            (Some(d.replication), d.needs_write)
+        } else {
+            (None, [false; 2])
+        };
+        let active = replication.as_ref().map_or(0, Replication::active);
+        let meta_folder = sides[active].folder.clone();
+        let registry_files = &sides[active].registry;
+        if let Some(e) = folder_errors[active].take() {
+            return Err(e);
+        }
+        if let Some(rep) = &replication {
+            if needs_write[active] {
+                rep.persist(active)?;
+            }
+            if let Some(e) = folder_errors[1 - active].take() {
+                rep.mark_passive_stale(&e)?;
+            }
+        }
+        replay_journal(&meta_folder, registry_files)?;
         let mut catalog: Catalog =
-            checked_json::read(&folder.join("catalog.json"), CATALOG_TAG)?.unwrap_or_default();
+            checked_json::read(&meta_folder.join("catalog.json"), CATALOG_TAG)?.unwrap_or_default();
         let (handles, report) = registry_files.load()?;
         let min_lsn = catalog
             .stores
@@ -155,7 +191,27 @@ impl Engine {
             .min()
             .unwrap_or(catalog.checkpoint_lsn)
             .min(catalog.checkpoint_lsn);
-        let (wal, entries) = Wal::open(&folder, min_lsn)?;
+        let (wal, entries) = Wal::open(&meta_folder, min_lsn)?;
+        if let Some(rep) = &replication {
+            if let Some(p) = rep.live_passive() {
+                // Fast-forward the passive side (erases any divergence a crash
+                // between the two sides' writes left) and mirror the WAL there.
+                let to = &sides[p].folder;
+                let synced = replication::fast_forward(&meta_folder, to)
+                    .and_then(|_| wal.attach_mirror(&wal_path(to)))
+                    .and_then(|_| {
+                        if needs_write[p] {
+                            rep.persist(p)
+                        } else {
+                            Ok(())
+                        }
+                    });
+                if let Err(e) = synced {
+                    wal.detach_mirror();
+                    rep.mark_passive_stale(&e)?;
+                }
+            }
+        }
         let mut pending: HashMap<u32, Vec<PendingOps>> = HashMap::new();
         let mut dropped = HashSet::new();
         let mut replayed = 0;
@@ -201,6 +257,10 @@ impl Engine {
                 }
             }
         }
+        let blobs_folder = options
+            .blobs_folder
+            .clone()
+            .unwrap_or_else(|| folder.clone());
         let max_id = handles.keys().copied().max().unwrap_or(0);
         let next_node_id = catalog.next_node_id.max(max_id + 1).max(1);
         let (backend, erasure): (Arc<dyn crate::storage::blob_store::BlobBackend>, _) =
@@ -211,10 +271,13 @@ impl Engine {
                     )?);
                     (ec.clone(), Some(ec))
                 }
-                None => (Arc::new(FileBlobBackend::new(&folder)), None),
+                None => (Arc::new(FileBlobBackend::new(&blobs_folder)), None),
             };
         let blobs = BlobStore::new(backend);
         let engine = Engine {
+            sides,
+            replication,
+            blobs_folder,
             l1: L1Cache::new(options.l1_cache_nodes),
             values: L1Cache::new(options.value_cache_items),
             l2: Arc::new(MemoryL2Cache::new(options.l2_cache_entries)),
@@ -222,7 +285,6 @@ impl Engine {
             folder,
             blobs,
             erasure,
-            registry_files,
             registry: RwLock::new(handles.into_iter().collect()),
             wal,
             catalog: Mutex::new(catalog),
@@ -272,13 +334,15 @@ impl Engine {
         match self.registry.read().get(&id) {
             Some(h) if !h.deleted => Ok(h.current()),
             Some(_) => Err(SopError::format(
-                self.registry_files
+                self.active_side()
+                    .registry
                     .primary_path_of_block(id / HANDLES_PER_BLOCK)
                     .0,
                 format!("store '{store}': node {id} is marked deleted in the registry"),
             )),
             None => Err(SopError::format(
-                self.registry_files
+                self.active_side()
+                    .registry
                     .primary_path_of_block(id / HANDLES_PER_BLOCK)
                     .0,
                 format!("store '{store}': node {id} has no registry handle"),
@@ -405,11 +469,16 @@ impl Engine {
         let body = record.encode()?;
         let engine = self.clone();
         fsio::blocking(move || {
+            engine.check_meta_writable()?;
             if !value_blobs.is_empty() {
                 engine.blobs.sync(&value_blobs)?;
             }
-            let lsn = engine.wal.append(&body)?;
-            engine.wal.sync_through(lsn)?;
+            let logged = engine
+                .wal
+                .append(&body)
+                .and_then(|lsn| engine.wal.sync_through(lsn).map(|_| lsn));
+            let lsn = engine.on_active(logged)?;
+            engine.after_wal_io()?;
             Ok(lsn)
         })
         .await
@@ -527,16 +596,23 @@ impl Engine {
                     reason: e.to_string(),
                 })?;
             let journal = encode_journal(&images, &catalog_bytes);
-            let jpath = journal_path(&engine.folder);
-            fsio::write_atomic(&jpath, &journal)?;
-            apply_journal(
-                &engine.folder,
-                &engine.registry_files,
-                &images,
-                &catalog_for_io,
-            )?;
-            engine.wal.rewrite(&keep)?;
-            fsio::remove_if_exists(&jpath)
+            engine.check_meta_writable()?;
+            let write_side = |side: &MetaSide| -> Result<()> {
+                fsio::write_atomic(&journal_path(&side.folder), &journal)?;
+                apply_journal(&side.folder, &side.registry, &images, &catalog_for_io)
+            };
+            let active = engine.active_side();
+            engine.on_active(write_side(active))?;
+            if let Some(p) = engine.live_passive_side() {
+                engine.on_passive(write_side(p))?;
+            }
+            engine.on_active(engine.wal.rewrite(&keep))?;
+            engine.after_wal_io()?;
+            engine.on_active(fsio::remove_if_exists(&journal_path(&active.folder)))?;
+            if let Some(p) = engine.live_passive_side() {
+                engine.on_passive(fsio::remove_if_exists(&journal_path(&p.folder)))?;
+            }
+            Ok(())
         })
         .await?;
         // 5. Install.
@@ -623,6 +699,135 @@ impl Engine {
     /// Path of the primary folder.
     pub fn folder(&self) -> &Path {
         &self.folder
+    }
+
+    /// The metadata side that is read and written first.
+    pub fn active_side(&self) -> &MetaSide {
+        &self.sides[self.replication.as_ref().map_or(0, Replication::active)]
+    }
+
+    /// The passive side when replicated and up to date.
+    pub fn live_passive_side(&self) -> Option<&MetaSide> {
+        self.replication
+            .as_ref()
+            .and_then(Replication::live_passive)
+            .map(|p| &self.sides[p])
+    }
+
+    /// Fails when the active metadata side failed earlier (until failover).
+    fn check_meta_writable(&self) -> Result<()> {
+        match &self.replication {
+            Some(rep) => rep.check_writable(),
+            None => Ok(()),
+        }
+    }
+
+    /// Routes an active-side failure through the replication state (sticky
+    /// until failover); without replication the error is returned as is.
+    fn on_active<T>(&self, r: Result<T>) -> Result<T> {
+        match (r, &self.replication) {
+            (Err(e), Some(rep)) => Err(rep.active_failed(e)),
+            (r, _) => r,
+        }
+    }
+
+    /// A passive-side failure marks the passive side stale; work goes on.
+    fn on_passive(&self, r: Result<()>) -> Result<()> {
+        match (r, &self.replication) {
+            (Err(e), Some(rep)) => {
+                self.wal.detach_mirror();
+                rep.mark_passive_stale(&e)
+            }
+            (r, _) => r,
+        }
+    }
+
+    /// Marks the passive side stale when the WAL mirror failed.
+    fn after_wal_io(&self) -> Result<()> {
+        match &self.replication {
+            Some(rep) => match self.wal.take_mirror_failure() {
+                Some(e) => rep.mark_passive_stale(&e),
+                None => Ok(()),
+            },
+            None => Ok(()),
+        }
+    }
+
+    fn require_replication(&self, op: &'static str) -> Result<&Replication> {
+        self.replication
+            .as_ref()
+            .ok_or_else(|| SopError::InvalidArgument {
+                field: op,
+                reason: "the database is not replicated (it needs exactly two stores_folders)"
+                    .into(),
+            })
+    }
+
+    /// Manual failover: the passive side becomes active (see
+    /// [`crate::Database::failover`]).
+    pub async fn failover(self: &Arc<Self>) -> Result<ReplicationStatus> {
+        let _gate = self.commit_gate.write().await;
+        let engine = self.clone();
+        fsio::blocking(move || {
+            let rep = engine.require_replication("failover")?;
+            rep.failover(|| engine.wal.promote_mirror())
+        })
+        .await
+    }
+
+    /// Reinstate: fast-forwards the stale passive side from the active one and
+    /// resumes writing both (see [`crate::Database::reinstate`]).
+    pub async fn reinstate(self: &Arc<Self>) -> Result<ReplicationStatus> {
+        let _gate = self.commit_gate.write().await;
+        let engine = self.clone();
+        fsio::blocking(move || {
+            let rep = engine.require_replication("reinstate")?;
+            rep.check_writable()?;
+            let from = engine.active_side().folder.clone();
+            let to = engine.sides[1 - rep.active()].folder.clone();
+            fast_forward_passive(&engine, rep, &from, &to)?;
+            Ok(rep.status())
+        })
+        .await
+    }
+
+    /// The replication state, when replicated.
+    pub fn replication_status(&self) -> Option<ReplicationStatus> {
+        self.replication.as_ref().map(Replication::status)
+    }
+}
+
+/// The copy step of reinstate: metadata files, then the WAL (which from then
+/// on is mirrored), then the state on both sides. Any failure on the target
+/// leaves it stale.
+fn fast_forward_passive(engine: &Engine, rep: &Replication, from: &Path, to: &Path) -> Result<()> {
+    engine.wal.detach_mirror();
+    let copied =
+        replication::fast_forward(from, to).and_then(|_| engine.wal.attach_mirror(&wal_path(to)));
+    if let Err(e) = copied {
+        engine.wal.detach_mirror();
+        rep.set_passive_stale_in_memory();
+        return Err(e);
+    }
+    if let Err(e) = rep.reinstated() {
+        engine.wal.detach_mirror();
+        rep.set_passive_stale_in_memory();
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Creates a stores folder and checks (or writes) its `options.json`.
+fn check_options_file(folder: &Path, persisted: &crate::options::PersistedOptions) -> Result<()> {
+    fsio::ensure_dir(folder)?;
+    let path = folder.join("options.json");
+    match checked_json::read::<crate::options::PersistedOptions>(&path, OPTIONS_TAG)? {
+        Some(existing) if existing != *persisted => Err(SopError::OptionsConflict {
+            path,
+            reason: format!("stored {existing:?}, requested {persisted:?}"),
+        }),
+        Some(_) => Ok(()),
+        None => checked_json::write(&path, OPTIONS_TAG, persisted),
     }
 }
 

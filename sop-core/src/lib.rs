@@ -53,7 +53,7 @@ pub use options::{
 };
 pub use transaction::Transaction;
 pub use uuid::Uuid;
-pub use verify::VerifyReport;
+pub use verify::{VerifyOptions, VerifyPhase, VerifyProgress, VerifyReport};
 
 /// The README's Rust samples, compiled as doc-tests.
 #[cfg(doctest)]

@@ -34,9 +34,14 @@ pub enum Mode {
 /// Options of [`crate::Database::open`].
 #[derive(Debug, Clone)]
 pub struct DatabaseOptions {
-    /// Stores folders: the first is where data lives; every folder receives the
-    /// options file. At least one is required.
+    /// Stores folders (metadata: registry, catalog, WAL, checkpoint journal).
+    /// One folder, or two for active/passive replication of the metadata
+    /// (see `storage::replication`); every folder receives the options file.
     pub stores_folders: Vec<PathBuf>,
+    /// Where node and value blobs live when they are not erasure coded;
+    /// `None` = the first stores folder. Required (or `erasure`) with two
+    /// stores folders, so a dead metadata drive does not take the data with it.
+    pub blobs_folder: Option<PathBuf>,
     /// Deployment mode.
     pub mode: Mode,
     /// Number of decoded nodes kept by the L1 cache.
@@ -61,6 +66,7 @@ impl DatabaseOptions {
     pub fn new(folder: impl Into<PathBuf>) -> Self {
         DatabaseOptions {
             stores_folders: vec![folder.into()],
+            blobs_folder: None,
             mode: Mode::Standalone,
             l1_cache_nodes: 20_000,
             value_cache_items: 10_000,
@@ -70,6 +76,19 @@ impl DatabaseOptions {
             cache_ttls: crate::cache::l2::CacheTtls::default(),
             erasure: None,
         }
+    }
+
+    /// Replicated metadata over two stores folders (active first on a new
+    /// database), blobs in `blobs_folder`.
+    pub fn replicated(
+        active: impl Into<PathBuf>,
+        passive: impl Into<PathBuf>,
+        blobs_folder: impl Into<PathBuf>,
+    ) -> Self {
+        let mut o = DatabaseOptions::new(active);
+        o.stores_folders.push(passive.into());
+        o.blobs_folder = Some(blobs_folder.into());
+        o
     }
 
     /// The persisted subset, compared on re-open.
@@ -91,6 +110,40 @@ impl DatabaseOptions {
                 field: "stores_folders",
                 reason: "at least one folder is required".into(),
             });
+        }
+        if self.stores_folders.len() > 2 {
+            return Err(SopError::InvalidArgument {
+                field: "stores_folders",
+                reason: format!(
+                    "one folder, or two for replicated metadata; got {}",
+                    self.stores_folders.len()
+                ),
+            });
+        }
+        if self.stores_folders.len() == 2 {
+            if self.stores_folders[0] == self.stores_folders[1] {
+                return Err(SopError::InvalidArgument {
+                    field: "stores_folders",
+                    reason: "the two replicated metadata folders must differ".into(),
+                });
+            }
+            match &self.blobs_folder {
+                None if self.erasure.is_none() => {
+                    return Err(SopError::InvalidArgument {
+                        field: "blobs_folder",
+                        reason: "replicated metadata (two stores_folders) needs a blobs_folder \
+                                 (or erasure) outside both metadata folders"
+                            .into(),
+                    })
+                }
+                Some(b) if self.stores_folders.iter().any(|f| b.starts_with(f)) => {
+                    return Err(SopError::InvalidArgument {
+                        field: "blobs_folder",
+                        reason: format!("{} is inside a replicated metadata folder", b.display()),
+                    })
+                }
+                _ => {}
+            }
         }
         if let Some(e) = &self.erasure {
             e.validate()?;

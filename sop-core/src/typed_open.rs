@@ -52,7 +52,11 @@ impl Transaction {
     ) -> Result<Btree<serde_json::Value, V>> {
         options.index_spec = Some(spec.clone());
         let cell = self
-            .open_view::<serde_json::Value, V>(name, Some(options), Comparator::Custom(Arc::new(spec)))
+            .open_view::<serde_json::Value, V>(
+                name,
+                Some(options),
+                Comparator::Custom(Arc::new(spec)),
+            )
             .await?;
         Ok(Btree::new(self.clone(), cell))
     }

@@ -204,6 +204,14 @@ impl<K: Key, V: Value> Btree<K, V> {
         });
     }
 
+    /// Moves the cursor to `item` when there is one; returns whether it moved.
+    fn move_cursor(&self, item: Option<Arc<Item<K, V>>>) -> bool {
+        if item.is_some() {
+            self.set_cursor(item.as_deref());
+        }
+        item.is_some()
+    }
+
     fn new_item(&self, key: K, value: ValueCell<V>) -> Arc<Item<K, V>> {
         Arc::new(Item {
             key,
@@ -430,16 +438,11 @@ impl<K: Key, V: Value> Btree<K, V> {
         let found = self
             .run(None, |v| {
                 let it = v.find_exact(key, id)?.and_then(|l| l.item().cloned());
-                if let Some(it) = &it {
-                    v.record_item(it);
-                }
+                v.record_found(it.as_ref());
                 Ok(it)
             })
             .await?;
-        if found.is_some() {
-            self.set_cursor(found.as_deref());
-        }
-        Ok(found.is_some())
+        Ok(self.move_cursor(found))
     }
 
     /// The value of the (first) item with `key`, without moving the cursor.
@@ -457,9 +460,7 @@ impl<K: Key, V: Value> Btree<K, V> {
                 let loc = v.seek(Bound::Start)?;
                 let it = v.settle(loc)?.and_then(|l| l.item().cloned());
                 v.record_gap(None, it.as_deref());
-                if let Some(it) = &it {
-                    v.record_item(it);
-                }
+                v.record_found(it.as_ref());
                 Ok(it)
             })
             .await?;
@@ -474,9 +475,7 @@ impl<K: Key, V: Value> Btree<K, V> {
                 let loc = v.seek(Bound::End)?;
                 let it = v.before(&loc)?.and_then(|l| l.item().cloned());
                 v.record_gap(it.as_deref(), None);
-                if let Some(it) = &it {
-                    v.record_item(it);
-                }
+                v.record_found(it.as_ref());
                 Ok(it)
             })
             .await?;
@@ -513,16 +512,11 @@ impl<K: Key, V: Value> Btree<K, V> {
                 } else {
                     v.record_gap(it.as_deref(), Some(&here));
                 }
-                if let Some(it) = &it {
-                    v.record_item(it);
-                }
+                v.record_found(it.as_ref());
                 Ok(it)
             })
             .await?;
-        if it.is_some() {
-            self.set_cursor(it.as_deref());
-        }
-        Ok(it.is_some())
+        Ok(self.move_cursor(it))
     }
 
     /// Moves to the next item; `false` (cursor unchanged) at the end.

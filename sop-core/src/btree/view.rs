@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::btree::item::{Item, Leaf, Node, ValueCell};
+use crate::btree::item::{Item, Node, ValueCell};
 use crate::btree::ops::{Op, Pos, ReadRecord};
 use crate::btree::store::StoreShared;
 use crate::btree::version::{NodeRef, TreeVersion};
@@ -126,8 +126,11 @@ pub struct TreeView<K, V> {
     /// Direct-mapped memo of clean snapshot nodes this view resolved
     /// (`HOT_SLOTS` entries, allocated on first use). Sound because the
     /// snapshot never changes and the overlay is always consulted first.
-    hot: Vec<Option<(NodeId, Arc<Node<K, V>>)>>,
+    hot: Vec<HotSlot<K, V>>,
 }
+
+/// One entry of a view's node memo.
+type HotSlot<K, V> = Option<(NodeId, Arc<Node<K, V>>)>;
 
 /// Entries of a view's node memo.
 const HOT_SLOTS: usize = 512;
@@ -165,9 +168,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
 
     #[inline]
     fn cmp_pos(&self, a: (&K, &Uuid), b: (&K, &Uuid)) -> Ordering {
-        self.cmp
-            .compare(a.0, b.0)
-            .then_with(|| a.1.cmp(b.1))
+        self.cmp.compare(a.0, b.0).then_with(|| a.1.cmp(b.1))
     }
 
     /// Compares keys with the store's order.
@@ -409,6 +410,13 @@ impl<K: Key, V: Value> TreeView<K, V> {
                 pos: Self::pos_of(item),
                 version: item.version,
             });
+        }
+    }
+
+    /// Records `item` as read when there is one.
+    pub fn record_found(&mut self, item: Option<&Arc<Item<K, V>>>) {
+        if let Some(it) = item {
+            self.record_item(it);
         }
     }
 
@@ -791,29 +799,17 @@ fn redistribute<K: Clone, V: Clone>(
     r: &Node<K, V>,
     sep: (K, Uuid),
 ) -> (Node<K, V>, Node<K, V>, (K, Uuid)) {
-    match (l, r) {
-        (Node::Leaf(a), Node::Leaf(b)) => {
-            let mut all: Leaf<K, V> = a.clone();
-            all.append(b);
+    // Even out two siblings: merge them, then split the result in half.
+    match merge_nodes(l, r, sep.clone()) {
+        Node::Leaf(mut all) => {
             let right = all.split_off(all.len() / 2);
             let new_sep = right.keys()[0].clone();
             (Node::Leaf(all), Node::Leaf(right), new_sep)
         }
-        (
-            Node::Internal {
-                seps: sa,
-                children: ca,
-            },
-            Node::Internal {
-                seps: sb,
-                children: cb,
-            },
-        ) => {
-            let mut seps = sa.clone();
-            seps.push(sep);
-            seps.extend(sb.iter().cloned());
-            let mut children = ca.clone();
-            children.extend(cb.iter().copied());
+        Node::Internal {
+            mut seps,
+            mut children,
+        } => {
             let mid = children.len() / 2;
             let right_children = children.split_off(mid);
             let mut right_seps = seps.split_off(mid - 1);
@@ -827,6 +823,5 @@ fn redistribute<K: Clone, V: Clone>(
                 up,
             )
         }
-        _ => (l.clone(), r.clone(), sep),
     }
 }

@@ -189,6 +189,21 @@ pub struct BlockImage {
     pub bytes: Vec<u8>,
 }
 
+const ZERO_BLOCK: [u8; BLOCK_SIZE] = [0u8; BLOCK_SIZE];
+
+/// What [`RegistryFiles::scan`] found.
+#[derive(Debug, Default, Clone)]
+pub struct RegistryScan {
+    /// Block copies checked (two per block).
+    pub blocks: u64,
+    /// Copies found damaged or out of date while the other copy is valid.
+    pub damaged: Vec<String>,
+    /// Of those, copies rewritten.
+    pub repaired: u64,
+    /// Blocks damaged in both copies.
+    pub unrepairable: Vec<String>,
+}
+
 /// Report of loading the registry.
 #[derive(Debug, Default, Clone)]
 pub struct RegistryLoadReport {
@@ -318,6 +333,78 @@ impl RegistryFiles {
         Ok(())
     }
 
+    /// Checks both copies (primary, backup) of every block without loading
+    /// handles; with `repair`, a damaged or out-of-date copy is rewritten from
+    /// the valid one. A block damaged in both copies is reported, never
+    /// guessed. Callers keep checkpoints out (commit gate).
+    pub fn scan(&self, repair: bool) -> Result<RegistryScan> {
+        let mut out = RegistryScan::default();
+        let mut segment = 0u64;
+        loop {
+            let p = self.segment_path(segment, false);
+            let b = self.segment_path(segment, true);
+            let primary = fsio::read_optional(&p)?;
+            let backup = fsio::read_optional(&b)?;
+            if primary.is_none() && backup.is_none() {
+                let any_later = (segment + 1..segment + 64).any(|s| {
+                    self.segment_path(s, false).exists() || self.segment_path(s, true).exists()
+                });
+                if !any_later {
+                    break;
+                }
+                segment += 1;
+                continue;
+            }
+            let primary = primary.unwrap_or_default();
+            let backup = backup.unwrap_or_default();
+            let blocks = (primary.len().max(backup.len()) / BLOCK_SIZE) as u64;
+            for local in 0..blocks {
+                let block_no = segment * self.segment_blocks + local;
+                let at = (local as usize) * BLOCK_SIZE;
+                let pimg = primary.get(at..at + BLOCK_SIZE).unwrap_or(&[]);
+                let bimg = backup.get(at..at + BLOCK_SIZE).unwrap_or(&[]);
+                out.blocks += 2;
+                let fix: Option<(&Path, &[u8])> =
+                    match (check_block(pimg, block_no), check_block(bimg, block_no)) {
+                        (BlockCheck::Valid(_), BlockCheck::Valid(_)) if pimg == bimg => None,
+                        (BlockCheck::Valid(_), _) => Some((&b, pimg)),
+                        (BlockCheck::Empty | BlockCheck::Damaged { .. }, BlockCheck::Valid(_)) => {
+                            Some((&p, bimg))
+                        }
+                        (BlockCheck::Empty, BlockCheck::Empty) => None,
+                        (BlockCheck::Empty, BlockCheck::Damaged { .. }) => {
+                            Some((&b, &ZERO_BLOCK[..]))
+                        }
+                        (BlockCheck::Damaged { stored, computed }, _) => {
+                            out.unrepairable.push(
+                                SopError::Corrupt {
+                                    path: p.clone(),
+                                    block: Some(block_no),
+                                    stored,
+                                    computed,
+                                }
+                                .to_string(),
+                            );
+                            None
+                        }
+                    };
+                if let Some((target, img)) = fix {
+                    out.damaged.push(format!(
+                        "registry block {block_no}: copy in {} is damaged or out of date",
+                        target.display()
+                    ));
+                    if repair {
+                        write_block_at(target, local * BLOCK_SIZE as u64, img)?;
+                        fsio::sync_file(target)?;
+                        out.repaired += 1;
+                    }
+                }
+            }
+            segment += 1;
+        }
+        Ok(out)
+    }
+
     /// Path of the primary segment holding a global block (for tests and tools).
     pub fn primary_path_of_block(&self, block_no: u64) -> (PathBuf, u64) {
         (
@@ -329,6 +416,7 @@ impl RegistryFiles {
 
 fn write_block_at(path: &Path, offset: u64, bytes: &[u8]) -> Result<()> {
     use std::os::unix::fs::FileExt;
+    crate::storage::faults::check(path, crate::storage::faults::FaultOp::Write)?;
     let f = OpenOptions::new()
         .write(true)
         .create(true)

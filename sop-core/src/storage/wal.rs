@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use parking_lot::Mutex;
 
 use crate::error::{Result, SopError};
+use crate::storage::faults::{self, FaultOp};
 use crate::storage::frame::{self, FrameKind, FRAME_HEADER};
 use crate::storage::fsio;
 
@@ -34,17 +35,87 @@ pub struct WalEntry {
 }
 
 struct Appender {
+    path: PathBuf,
     file: File,
     len: u64,
     next_lsn: u64,
     written_lsn: u64,
+    /// Frames appended to the primary but not yet copied to the mirror
+    /// (only while a mirror is attached).
+    unmirrored: Vec<u8>,
+    mirroring: bool,
+    /// Set when an fsync of the primary failed: the log's durable state is
+    /// unknown, so every later append or sync fails until the log is switched
+    /// (failover) or reopened.
+    poisoned: Option<String>,
 }
 
-/// The log file with its appender and group-commit state.
-pub struct Wal {
+/// The second copy of the log (replicated metadata, passive side).
+struct Mirror {
     path: PathBuf,
+    file: File,
+    len: u64,
+}
+
+struct Syncer {
+    synced_lsn: u64,
+    /// Primary length covered by the last successful sync.
+    synced_len: u64,
+    mirror: Option<Mirror>,
+    mirror_failure: Option<SopError>,
+}
+
+/// The log file with its appender and group-commit state, optionally mirrored
+/// to a second file (the passive side of replicated metadata).
+///
+/// Mirroring invariant: a record reaches the mirror only after the primary's
+/// fsync covering it succeeded, and [`Wal::sync_through`] returns only after
+/// the mirror's fsync too; so the mirror always holds exactly the records
+/// whose commit point was reached (never one whose commit failed). A failed
+/// mirror write detaches the mirror and is reported by
+/// [`Wal::take_mirror_failure`]; the primary goes on alone.
+pub struct Wal {
     appender: Mutex<Appender>,
-    synced_lsn: Mutex<u64>,
+    syncer: Mutex<Syncer>,
+}
+
+fn open_rw(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .read(true)
+        .write(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| SopError::io(path, e))
+}
+
+fn seek_to(file: &mut File, path: &Path, len: u64) -> Result<()> {
+    use std::io::Seek;
+    file.seek(std::io::SeekFrom::Start(len))
+        .map_err(|e| SopError::io(path, e))?;
+    Ok(())
+}
+
+impl Mirror {
+    fn append_sync(&mut self, frames: &[u8]) -> Result<()> {
+        if frames.is_empty() {
+            return Ok(());
+        }
+        faults::check(&self.path, FaultOp::Write)?;
+        self.file
+            .write_all(frames)
+            .map_err(|e| SopError::io(&self.path, e))?;
+        self.len += frames.len() as u64;
+        faults::check(&self.path, FaultOp::Sync)?;
+        self.file
+            .sync_data()
+            .map_err(|e| SopError::io(&self.path, e))
+    }
+}
+
+/// Path of the log under a metadata folder.
+pub fn wal_path(folder: &Path) -> PathBuf {
+    folder.join("wal").join("wal.log")
 }
 
 impl Wal {
@@ -53,7 +124,7 @@ impl Wal {
     pub fn open(folder: &Path, after_lsn: u64) -> Result<(Wal, Vec<WalEntry>)> {
         let dir = folder.join("wal");
         fsio::ensure_dir(&dir)?;
-        let path = dir.join("wal.log");
+        let path = wal_path(folder);
         let bytes = fsio::read_optional(&path)?.unwrap_or_default();
         let mut entries = Vec::new();
         let mut at = 0usize;
@@ -78,45 +149,53 @@ impl Wal {
             last_lsn = last_lsn.max(lsn);
             at += consumed;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .write(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| SopError::io(&path, e))?;
+        let mut file = open_rw(&path)?;
         if (at as u64) < bytes.len() as u64 {
+            faults::check(&path, FaultOp::Write)?;
             file.set_len(at as u64)
                 .map_err(|e| SopError::io(&path, e))?;
             file.sync_all().map_err(|e| SopError::io(&path, e))?;
         }
+        seek_to(&mut file, &path, at as u64)?;
         let wal = Wal {
-            path,
             appender: Mutex::new(Appender {
+                path,
                 file,
                 len: at as u64,
                 next_lsn: last_lsn + 1,
                 written_lsn: last_lsn,
+                unmirrored: Vec::new(),
+                mirroring: false,
+                poisoned: None,
             }),
-            synced_lsn: Mutex::new(last_lsn),
+            syncer: Mutex::new(Syncer {
+                synced_lsn: last_lsn,
+                synced_len: at as u64,
+                mirror: None,
+                mirror_failure: None,
+            }),
         };
-        wal.seek_end()?;
         Ok((wal, entries))
     }
 
-    fn seek_end(&self) -> Result<()> {
-        use std::io::Seek;
-        let mut a = self.appender.lock();
-        let len = a.len;
-        a.file
-            .seek(std::io::SeekFrom::Start(len))
-            .map_err(|e| SopError::io(&self.path, e))?;
-        Ok(())
+    fn poisoned_error(path: &Path, why: &str) -> SopError {
+        SopError::io(
+            path,
+            std::io::Error::other(format!(
+                "the write-ahead log is unusable after an earlier failure ({why}); \
+                 fail over or reopen the database"
+            )),
+        )
     }
 
-    /// The log file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The (primary) log file's path.
+    pub fn path(&self) -> PathBuf {
+        self.appender.lock().path.clone()
+    }
+
+    /// The mirror's path, when one is attached.
+    pub fn mirror_path(&self) -> Option<PathBuf> {
+        self.syncer.lock().mirror.as_ref().map(|m| m.path.clone())
     }
 
     /// Bytes in the log.
@@ -137,49 +216,94 @@ impl Wal {
     /// Appends a record (not yet durable); returns its LSN.
     pub fn append(&self, body: &[u8]) -> Result<u64> {
         let mut a = self.appender.lock();
+        if let Some(why) = &a.poisoned {
+            return Err(Self::poisoned_error(&a.path, why));
+        }
         let lsn = a.next_lsn;
         let mut payload = Vec::with_capacity(8 + body.len());
         payload.extend_from_slice(&lsn.to_le_bytes());
         payload.extend_from_slice(body);
         let framed = frame::seal(FrameKind::WalRecord, &payload);
-        if let Err(e) = a.file.write_all(&framed) {
+        let written = faults::check(&a.path, FaultOp::Write).and_then(|_| {
+            a.file
+                .write_all(&framed)
+                .map_err(|e| SopError::io(&a.path, e))
+        });
+        if let Err(e) = written {
             // Undo a partial append so the next record starts at a frame boundary.
             let len = a.len;
+            let path = a.path.clone();
             let _ = a.file.set_len(len);
-            drop(a);
-            let _ = self.seek_end();
-            return Err(SopError::io(&self.path, e));
+            let _ = seek_to(&mut a.file, &path, len);
+            return Err(e);
         }
         a.len += framed.len() as u64;
         a.next_lsn += 1;
         a.written_lsn = lsn;
+        if a.mirroring {
+            a.unmirrored.extend_from_slice(&framed);
+        }
         Ok(lsn)
     }
 
-    /// Makes every record up to `lsn` durable (group commit).
+    /// Makes every record up to `lsn` durable (group commit): fsyncs the
+    /// primary, then copies the newly durable records to the mirror and
+    /// fsyncs it. A failed primary fsync truncates the unsynced tail (best
+    /// effort) and poisons the log; a failed mirror detaches the mirror.
     pub fn sync_through(&self, lsn: u64) -> Result<()> {
-        let mut synced = self.synced_lsn.lock();
-        if *synced >= lsn {
+        let mut s = self.syncer.lock();
+        if s.synced_lsn >= lsn {
             return Ok(());
         }
-        let (file, target) = {
-            let a = self.appender.lock();
+        let (file, target, len, path, batch) = {
+            let mut a = self.appender.lock();
+            if let Some(why) = &a.poisoned {
+                return Err(Self::poisoned_error(&a.path, why));
+            }
+            let batch = std::mem::take(&mut a.unmirrored);
             (
-                a.file
-                    .try_clone()
-                    .map_err(|e| SopError::io(&self.path, e))?,
+                a.file.try_clone().map_err(|e| SopError::io(&a.path, e))?,
                 a.written_lsn,
+                a.len,
+                a.path.clone(),
+                batch,
             )
         };
-        file.sync_data().map_err(|e| SopError::io(&self.path, e))?;
-        *synced = target;
+        let synced = faults::check(&path, FaultOp::Sync)
+            .and_then(|_| file.sync_data().map_err(|e| SopError::io(&path, e)));
+        if let Err(e) = synced {
+            let mut a = self.appender.lock();
+            let keep = s.synced_len;
+            let _ = a.file.set_len(keep);
+            let _ = seek_to(&mut a.file, &path, keep);
+            a.len = keep;
+            a.unmirrored.clear();
+            a.poisoned = Some(e.to_string());
+            return Err(e);
+        }
+        s.synced_len = len;
+        if let Some(m) = s.mirror.as_mut() {
+            if let Err(e) = m.append_sync(&batch) {
+                s.mirror = None;
+                s.mirror_failure = Some(e);
+                let mut a = self.appender.lock();
+                a.mirroring = false;
+                a.unmirrored.clear();
+            }
+        }
+        s.synced_lsn = target;
         Ok(())
     }
 
     /// Replaces the log's content with `keep` (records still needed after a
-    /// checkpoint), atomically. LSN numbering continues.
+    /// checkpoint), atomically, on the primary and then the mirror. LSN
+    /// numbering continues. Callers hold the commit gate exclusively.
     pub fn rewrite(&self, keep: &[WalEntry]) -> Result<()> {
+        let mut s = self.syncer.lock();
         let mut a = self.appender.lock();
+        if let Some(why) = &a.poisoned {
+            return Err(Self::poisoned_error(&a.path, why));
+        }
         let mut bytes = Vec::new();
         for e in keep {
             let mut payload = Vec::with_capacity(8 + e.body.len());
@@ -187,16 +311,112 @@ impl Wal {
             payload.extend_from_slice(&e.body);
             frame::seal_into(&mut bytes, FrameKind::WalRecord, &payload);
         }
-        fsio::write_atomic(&self.path, &bytes)?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&self.path)
-            .map_err(|e| SopError::io(&self.path, e))?;
-        a.file = file;
-        a.len = bytes.len() as u64;
-        drop(a);
-        self.seek_end()
+        let path = a.path.clone();
+        let written = fsio::write_atomic(&path, &bytes);
+        // Whatever happened, reopen what is under the name now: the old log
+        // (write failed before the rename) or the new one. Both are valid.
+        match open_rw(&path).and_then(|mut f| {
+            let len = f.metadata().map_err(|e| SopError::io(&path, e))?.len();
+            seek_to(&mut f, &path, len)?;
+            Ok((f, len))
+        }) {
+            Ok((f, len)) => {
+                a.file = f;
+                a.len = len;
+                s.synced_len = len;
+            }
+            Err(e) => {
+                a.poisoned = Some(e.to_string());
+                return Err(e);
+            }
+        }
+        written?;
+        a.unmirrored.clear();
+        if let Some(m) = s.mirror.as_mut() {
+            let mpath = m.path.clone();
+            let done = fsio::write_atomic(&mpath, &bytes).and_then(|_| {
+                let mut f = open_rw(&mpath)?;
+                seek_to(&mut f, &mpath, bytes.len() as u64)?;
+                Ok(f)
+            });
+            match done {
+                Ok(f) => {
+                    m.file = f;
+                    m.len = bytes.len() as u64;
+                }
+                Err(e) => {
+                    s.mirror = None;
+                    s.mirror_failure = Some(e);
+                    a.mirroring = false;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the primary log atomically to `path` and mirrors every later
+    /// record there. Callers hold the commit gate exclusively.
+    pub fn attach_mirror(&self, path: &Path) -> Result<()> {
+        let mut s = self.syncer.lock();
+        let mut a = self.appender.lock();
+        if let Some(why) = &a.poisoned {
+            return Err(Self::poisoned_error(&a.path, why));
+        }
+        let primary = a.path.clone();
+        let bytes = fsio::read_optional(&primary)?.unwrap_or_default();
+        if let Some(dir) = path.parent() {
+            fsio::ensure_dir(dir)?;
+        }
+        fsio::write_atomic(path, &bytes)?;
+        let mut file = open_rw(path)?;
+        seek_to(&mut file, path, bytes.len() as u64)?;
+        s.mirror = Some(Mirror {
+            path: path.to_path_buf(),
+            file,
+            len: bytes.len() as u64,
+        });
+        s.mirror_failure = None;
+        a.unmirrored.clear();
+        a.mirroring = true;
+        Ok(())
+    }
+
+    /// Stops mirroring (the passive side went stale).
+    pub fn detach_mirror(&self) {
+        let mut s = self.syncer.lock();
+        s.mirror = None;
+        let mut a = self.appender.lock();
+        a.mirroring = false;
+        a.unmirrored.clear();
+    }
+
+    /// Takes the error that detached the mirror, if any since the last call.
+    pub fn take_mirror_failure(&self) -> Option<SopError> {
+        self.syncer.lock().mirror_failure.take()
+    }
+
+    /// Failover: the mirror becomes the primary (it holds every record whose
+    /// commit point was reached); the old primary is dropped and the poison,
+    /// if any, cleared. Callers hold the commit gate exclusively.
+    pub fn promote_mirror(&self) -> Result<()> {
+        let mut s = self.syncer.lock();
+        let mut a = self.appender.lock();
+        let Some(m) = s.mirror.take() else {
+            return Err(SopError::InvalidArgument {
+                field: "failover",
+                reason: "the write-ahead log has no up-to-date mirror to promote".into(),
+            });
+        };
+        a.path = m.path;
+        a.file = m.file;
+        a.len = m.len;
+        a.written_lsn = a.next_lsn - 1;
+        a.unmirrored.clear();
+        a.mirroring = false;
+        a.poisoned = None;
+        s.synced_len = m.len;
+        s.synced_lsn = a.next_lsn - 1;
+        Ok(())
     }
 }
 
