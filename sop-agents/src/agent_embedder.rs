@@ -90,7 +90,10 @@ mod tests {
             AgentEmbedder::compose(" my tummy hurts ", &terms),
             "vomiting, abdominal pain. my tummy hurts"
         );
-        assert_eq!(AgentEmbedder::compose("", &terms), "vomiting, abdominal pain");
+        assert_eq!(
+            AgentEmbedder::compose("", &terms),
+            "vomiting, abdominal pain"
+        );
         assert_eq!(AgentEmbedder::compose("ouch", &[]), "ouch");
     }
 

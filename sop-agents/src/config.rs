@@ -158,6 +158,8 @@ pub struct Policies {
     pub max_cases_per_condition: usize,
     /// Fall back to heuristics/evidence when the LLM fails (else the error is reported).
     pub fallback_to_heuristics: bool,
+    /// Vector-index buckets probed per query (more = closer to exact search).
+    pub nprobe: usize,
 }
 
 impl Default for Policies {
@@ -167,6 +169,7 @@ impl Default for Policies {
             max_results: 3,
             max_cases_per_condition: 3,
             fallback_to_heuristics: true,
+            nprobe: 64,
         }
     }
 }
@@ -286,6 +289,7 @@ impl AgentConfig {
         let p = &self.policies;
         for (field, value) in [
             ("policies.top_k", p.top_k),
+            ("policies.nprobe", p.nprobe),
             ("policies.max_results", p.max_results),
             (
                 "policies.max_cases_per_condition",

@@ -80,9 +80,9 @@ pub enum AgentError {
         agent: String,
         /// The store (B-tree, vector domain, search index or database folder) involved.
         store: String,
-        /// The storage crate's error.
+        /// The storage crate's error (boxed: storage errors are large).
         #[source]
-        source: StorageError,
+        source: Box<StorageError>,
     },
 }
 
@@ -125,7 +125,7 @@ impl AgentError {
         AgentError::Storage {
             agent: agent.into(),
             store: store.into(),
-            source: source.into(),
+            source: Box::new(source.into()),
         }
     }
 
@@ -140,5 +140,24 @@ impl AgentError {
             field: field.into(),
             message: message.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_errors_name_agent_and_store_and_flag_corruption() {
+        let e = AgentError::storage(
+            "doctor",
+            "doctor/cases",
+            sop_core::SopError::StoreNotFound("doctor/cases".into()),
+        );
+        let message = e.to_string();
+        assert!(message.contains("agent doctor") && message.contains("store doctor/cases"));
+        assert!(!e.is_corruption());
+        let bad = sop_core::SopError::format("blobs/ab/abcd.blob", "bad magic");
+        assert!(AgentError::storage("doctor", "verify", bad).is_corruption());
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! - The store: [`VectorStore`] (a domain opened in a caller's transaction: upserts, gets,
 //!   deletes, queries, splits), [`optimize`] (the Lookup-tree sampled, versioned rebuild),
-//!   [`maintain`] / [`spawn_maintenance`] (self-healing), the rebuild [`lock`]. The B-tree
+//!   [`maintain()`] / [`spawn_maintenance`] (self-healing), the rebuild [`lock`]. The B-tree
 //!   layout and its invariants are documented in [`schema`].
 //! - Engine-independent parts: metrics and distance kernels, validation, k-means, top-k
 //!   selection, `.fvecs`/`.ivecs` I/O, synthetic data and exact ground truth.

@@ -97,7 +97,8 @@ impl<K: Key, V: Value> Btree<K, V> {
     }
 
     /// The committed version this handle reads, while the transaction has not
-    /// changed the store (`None` after a change). Higher layers key caches on it.
+    /// changed the store (`None` after a change). Higher layers key caches on
+    /// it: a value never repeats, also across re-opens of the database.
     pub fn snapshot_version(&self) -> Option<u64> {
         let v = self.cell.view.lock();
         v.is_clean().then_some(v.base.seq)

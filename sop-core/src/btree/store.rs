@@ -89,7 +89,9 @@ impl<K: Key, V: Value> StoreShared<K, V> {
             order,
             engine,
             committed: RwLock::new(Arc::new(TreeVersion {
-                seq: 0,
+                // A random base: a version number never repeats across
+                // re-opens, so caches keyed on it cannot serve stale data.
+                seq: rand::random::<u64>() >> 16,
                 root: info.root,
                 count: info.count,
                 nodes,

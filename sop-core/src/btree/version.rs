@@ -45,7 +45,9 @@ impl<K, V> Clone for NodeRef<K, V> {
 /// One immutable committed state of a store.
 #[derive(Debug)]
 pub struct TreeVersion<K, V> {
-    /// Incremented by every commit that changes the store.
+    /// Incremented by every commit that changes the store; starts at a random
+    /// base each time the store is opened in a process, so `(store, seq)`
+    /// identifies one content for the life of the machine.
     pub seq: u64,
     /// Root node id.
     pub root: NodeId,

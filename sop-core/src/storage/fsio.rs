@@ -4,7 +4,7 @@
 //! Invariant: [`write_atomic`] leaves either the old or the new content under
 //! the final name, never a mix (write to a temporary, fsync, rename, fsync dir).
 //!
-//! Every helper consults the [`faults`](crate::storage::faults) hook first.
+//! Every helper consults the [`crate::storage::faults`] hook first.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;

@@ -113,7 +113,7 @@ enum Stemmed {
 
 /// Snowball stemming (rust-stemmers) for one [`Language`], memoised: words repeat (Zipf), and
 /// the Snowball algorithm dominated indexing time, so each distinct word is stemmed once
-/// (the memo is cleared after [`STEM_CACHE_ENTRIES`] words).
+/// (the memo is cleared after `STEM_CACHE_ENTRIES` words).
 pub struct SnowballStemmer {
     language: Language,
     stemmer: rust_stemmers::Stemmer,
