@@ -180,6 +180,46 @@ fn check_block(img: &[u8], block_no: u64) -> BlockCheck {
     BlockCheck::Valid(handles)
 }
 
+/// The decision for one block given its two copies.
+enum Reconcile {
+    /// Both copies agree (or both are empty): these handles.
+    Agree(Vec<Handle>),
+    /// One copy is valid (these handles); the other (the backup when
+    /// `fix_backup`, else the primary) must be rewritten with `image`.
+    Fix {
+        handles: Vec<Handle>,
+        fix_backup: bool,
+        image: Vec<u8>,
+    },
+    /// The primary is damaged and the backup cannot stand in: never guessed.
+    Lost { stored: u32, computed: u32 },
+}
+
+/// Decides which copy of a block to trust; the single rule used by open
+/// (load) and by verification (scan).
+fn reconcile(pimg: &[u8], bimg: &[u8], block_no: u64) -> Reconcile {
+    match (check_block(pimg, block_no), check_block(bimg, block_no)) {
+        (BlockCheck::Valid(h), BlockCheck::Valid(_)) if pimg == bimg => Reconcile::Agree(h),
+        (BlockCheck::Valid(h), _) => Reconcile::Fix {
+            handles: h,
+            fix_backup: true,
+            image: pimg.to_vec(),
+        },
+        (BlockCheck::Empty | BlockCheck::Damaged { .. }, BlockCheck::Valid(h)) => Reconcile::Fix {
+            handles: h,
+            fix_backup: false,
+            image: bimg.to_vec(),
+        },
+        (BlockCheck::Empty, BlockCheck::Empty) => Reconcile::Agree(Vec::new()),
+        (BlockCheck::Empty, BlockCheck::Damaged { .. }) => Reconcile::Fix {
+            handles: Vec::new(),
+            fix_backup: true,
+            image: ZERO_BLOCK.to_vec(),
+        },
+        (BlockCheck::Damaged { stored, computed }, _) => Reconcile::Lost { stored, computed },
+    }
+}
+
 /// A block image to write at a global block number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockImage {
@@ -240,17 +280,16 @@ impl RegistryFiles {
         node / HANDLES_PER_BLOCK
     }
 
-    /// Loads every handle, repairing damaged blocks from the other copy.
-    pub fn load(&self) -> Result<(HashMap<NodeId, Handle>, RegistryLoadReport)> {
-        fsio::ensure_dir(&self.dir)?;
-        let mut handles = HashMap::new();
-        let mut report = RegistryLoadReport::default();
+    /// Visits every block of every existing segment with both copies' bytes
+    /// (`segment`, local block index, global block number, primary, backup).
+    fn for_each_block(
+        &self,
+        mut visit: impl FnMut(u64, u64, u64, &[u8], &[u8]) -> Result<()>,
+    ) -> Result<()> {
         let mut segment = 0u64;
         loop {
-            let p = self.segment_path(segment, false);
-            let b = self.segment_path(segment, true);
-            let primary = fsio::read_optional(&p)?;
-            let backup = fsio::read_optional(&b)?;
+            let primary = fsio::read_optional(&self.segment_path(segment, false))?;
+            let backup = fsio::read_optional(&self.segment_path(segment, true))?;
             if primary.is_none() && backup.is_none() {
                 // Segments are dense only up to the highest node id; look a bit
                 // further in case of gaps.
@@ -258,7 +297,7 @@ impl RegistryFiles {
                     self.segment_path(s, false).exists() || self.segment_path(s, true).exists()
                 });
                 if !any_later {
-                    break;
+                    return Ok(());
                 }
                 segment += 1;
                 continue;
@@ -266,47 +305,58 @@ impl RegistryFiles {
             let primary = primary.unwrap_or_default();
             let backup = backup.unwrap_or_default();
             let blocks = (primary.len().max(backup.len()) / BLOCK_SIZE) as u64;
-            let mut repairs: Vec<(bool, u64, Vec<u8>)> = Vec::new();
             for local in 0..blocks {
-                let block_no = segment * self.segment_blocks + local;
                 let at = (local as usize) * BLOCK_SIZE;
                 let pimg = primary.get(at..at + BLOCK_SIZE).unwrap_or(&[]);
                 let bimg = backup.get(at..at + BLOCK_SIZE).unwrap_or(&[]);
-                report.blocks += 1;
-                match (check_block(pimg, block_no), check_block(bimg, block_no)) {
-                    (BlockCheck::Valid(h), other) => {
-                        if !matches!(&other, BlockCheck::Valid(_)) || pimg != bimg {
-                            repairs.push((true, local, pimg.to_vec()));
-                        }
-                        handles.extend(h.into_iter().map(|h| (h.node_id, h)));
-                    }
-                    (BlockCheck::Empty, BlockCheck::Valid(h))
-                    | (BlockCheck::Damaged { .. }, BlockCheck::Valid(h)) => {
-                        repairs.push((false, local, bimg.to_vec()));
-                        handles.extend(h.into_iter().map(|h| (h.node_id, h)));
-                    }
-                    (BlockCheck::Empty, BlockCheck::Empty) => {}
-                    (BlockCheck::Empty, BlockCheck::Damaged { .. }) => {
-                        repairs.push((true, local, vec![0u8; BLOCK_SIZE]));
-                    }
-                    (BlockCheck::Damaged { stored, computed }, _) => {
-                        return Err(SopError::Corrupt {
-                            path: p,
-                            block: Some(block_no),
-                            stored,
-                            computed,
-                        });
-                    }
-                }
-            }
-            for (to_backup, local, img) in repairs {
-                report.repaired += 1;
-                let target = self.segment_path(segment, to_backup);
-                write_block_at(&target, local * BLOCK_SIZE as u64, &img)?;
-                fsio::sync_file(&target)?;
+                visit(
+                    segment,
+                    local,
+                    segment * self.segment_blocks + local,
+                    pimg,
+                    bimg,
+                )?;
             }
             segment += 1;
         }
+    }
+
+    /// Overwrites one block of a segment copy and fsyncs it.
+    fn rewrite_block(&self, segment: u64, backup: bool, local: u64, image: &[u8]) -> Result<()> {
+        let target = self.segment_path(segment, backup);
+        write_block_at(&target, local * BLOCK_SIZE as u64, image)?;
+        fsio::sync_file(&target)
+    }
+
+    /// Loads every handle, repairing damaged blocks from the other copy.
+    pub fn load(&self) -> Result<(HashMap<NodeId, Handle>, RegistryLoadReport)> {
+        fsio::ensure_dir(&self.dir)?;
+        let mut handles = HashMap::new();
+        let mut report = RegistryLoadReport::default();
+        self.for_each_block(|segment, local, block_no, pimg, bimg| {
+            report.blocks += 1;
+            match reconcile(pimg, bimg, block_no) {
+                Reconcile::Agree(h) => handles.extend(h.into_iter().map(|h| (h.node_id, h))),
+                Reconcile::Fix {
+                    handles: h,
+                    fix_backup,
+                    image,
+                } => {
+                    handles.extend(h.into_iter().map(|h| (h.node_id, h)));
+                    self.rewrite_block(segment, fix_backup, local, &image)?;
+                    report.repaired += 1;
+                }
+                Reconcile::Lost { stored, computed } => {
+                    return Err(SopError::Corrupt {
+                        path: self.segment_path(segment, false),
+                        block: Some(block_no),
+                        stored,
+                        computed,
+                    });
+                }
+            }
+            Ok(())
+        })?;
         Ok((handles, report))
     }
 
@@ -339,69 +389,34 @@ impl RegistryFiles {
     /// guessed. Callers keep checkpoints out (commit gate).
     pub fn scan(&self, repair: bool) -> Result<RegistryScan> {
         let mut out = RegistryScan::default();
-        let mut segment = 0u64;
-        loop {
-            let p = self.segment_path(segment, false);
-            let b = self.segment_path(segment, true);
-            let primary = fsio::read_optional(&p)?;
-            let backup = fsio::read_optional(&b)?;
-            if primary.is_none() && backup.is_none() {
-                let any_later = (segment + 1..segment + 64).any(|s| {
-                    self.segment_path(s, false).exists() || self.segment_path(s, true).exists()
-                });
-                if !any_later {
-                    break;
-                }
-                segment += 1;
-                continue;
-            }
-            let primary = primary.unwrap_or_default();
-            let backup = backup.unwrap_or_default();
-            let blocks = (primary.len().max(backup.len()) / BLOCK_SIZE) as u64;
-            for local in 0..blocks {
-                let block_no = segment * self.segment_blocks + local;
-                let at = (local as usize) * BLOCK_SIZE;
-                let pimg = primary.get(at..at + BLOCK_SIZE).unwrap_or(&[]);
-                let bimg = backup.get(at..at + BLOCK_SIZE).unwrap_or(&[]);
-                out.blocks += 2;
-                let fix: Option<(&Path, &[u8])> =
-                    match (check_block(pimg, block_no), check_block(bimg, block_no)) {
-                        (BlockCheck::Valid(_), BlockCheck::Valid(_)) if pimg == bimg => None,
-                        (BlockCheck::Valid(_), _) => Some((&b, pimg)),
-                        (BlockCheck::Empty | BlockCheck::Damaged { .. }, BlockCheck::Valid(_)) => {
-                            Some((&p, bimg))
-                        }
-                        (BlockCheck::Empty, BlockCheck::Empty) => None,
-                        (BlockCheck::Empty, BlockCheck::Damaged { .. }) => {
-                            Some((&b, &ZERO_BLOCK[..]))
-                        }
-                        (BlockCheck::Damaged { stored, computed }, _) => {
-                            out.unrepairable.push(
-                                SopError::Corrupt {
-                                    path: p.clone(),
-                                    block: Some(block_no),
-                                    stored,
-                                    computed,
-                                }
-                                .to_string(),
-                            );
-                            None
-                        }
-                    };
-                if let Some((target, img)) = fix {
+        self.for_each_block(|segment, local, block_no, pimg, bimg| {
+            out.blocks += 2;
+            match reconcile(pimg, bimg, block_no) {
+                Reconcile::Agree(_) => {}
+                Reconcile::Fix {
+                    fix_backup, image, ..
+                } => {
                     out.damaged.push(format!(
                         "registry block {block_no}: copy in {} is damaged or out of date",
-                        target.display()
+                        self.segment_path(segment, fix_backup).display()
                     ));
                     if repair {
-                        write_block_at(target, local * BLOCK_SIZE as u64, img)?;
-                        fsio::sync_file(target)?;
+                        self.rewrite_block(segment, fix_backup, local, &image)?;
                         out.repaired += 1;
                     }
                 }
+                Reconcile::Lost { stored, computed } => out.unrepairable.push(
+                    SopError::Corrupt {
+                        path: self.segment_path(segment, false),
+                        block: Some(block_no),
+                        stored,
+                        computed,
+                    }
+                    .to_string(),
+                ),
             }
-            segment += 1;
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 
