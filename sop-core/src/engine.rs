@@ -35,7 +35,9 @@ use uuid::Uuid;
 use crate::btree::store::ErasedStore;
 use crate::cache::l1::L1Cache;
 use crate::cache::l2::{L2Cache, MemoryL2Cache};
+use crate::cluster::{Cluster, LogCursor};
 use crate::error::{Result, SopError};
+use crate::log_replay::ReplayState;
 use crate::options::DatabaseOptions;
 use crate::storage::blob_store::{BlobStore, FileBlobBackend};
 use crate::storage::catalog::{now_ms, Catalog, DeferredBlob};
@@ -47,8 +49,6 @@ use crate::storage::registry::{
 };
 use crate::storage::replication::{self, Replication, ReplicationStatus};
 use crate::storage::wal::{wal_path, Wal, WalEntry};
-use crate::cluster::{Cluster, LogCursor};
-use crate::log_replay::ReplayState;
 use crate::storage::{checked_json, fsio};
 
 /// Clustered mode: how long a superseded blob outlives its replacement, so
@@ -608,10 +608,11 @@ impl Engine {
             c.checkpoints += 1;
             if self.cluster.is_some() {
                 let after = now_ms() + SHARED_BLOB_GRACE.as_millis() as u64;
-                c.deferred_garbage.extend(superseded.drain(..).map(|blob| DeferredBlob {
-                    delete_after_ms: after,
-                    blob,
-                }));
+                c.deferred_garbage
+                    .extend(superseded.drain(..).map(|blob| DeferredBlob {
+                        delete_after_ms: after,
+                        blob,
+                    }));
                 c.deferred_garbage.extend(local_deferred.iter().copied());
                 let now = now_ms();
                 let (due, keep) = std::mem::take(&mut c.deferred_garbage)

@@ -102,11 +102,14 @@ impl ReplayState {
                 continue;
             }
             if !s.ops.is_empty() {
-                self.pending.entry(s.store_id).or_default().push(PendingOps {
-                    lsn: entry.lsn,
-                    tx_id: record.tx_id,
-                    ops: s.ops,
-                });
+                self.pending
+                    .entry(s.store_id)
+                    .or_default()
+                    .push(PendingOps {
+                        lsn: entry.lsn,
+                        tx_id: record.tx_id,
+                        ops: s.ops,
+                    });
                 touched.push(s.store_id);
             }
         }

@@ -20,7 +20,6 @@ use crate::btree::ops::decode_ops;
 use crate::btree::version::{NodeRef, TreeVersion};
 use crate::btree::view::{Interrupt, Step, TreeView};
 use crate::engine::{Engine, PendingOps};
-use futures::future::BoxFuture;
 use crate::error::{Result, SopError};
 use crate::index_spec::Comparator;
 use crate::options::StoreOptions;
@@ -28,6 +27,7 @@ use crate::storage::catalog::StoreInfo;
 use crate::storage::frame::FrameKind;
 use crate::storage::registry::NodeId;
 use crate::{Key, Value};
+use futures::future::BoxFuture;
 
 /// Dirty nodes of a store, encoded for a checkpoint.
 pub struct DirtyNodes {

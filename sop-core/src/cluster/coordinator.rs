@@ -27,9 +27,7 @@ use uuid::Uuid;
 
 use crate::cluster::redis_client::RedisClient;
 use crate::error::{Result, SopError};
-use crate::storage::{checked_json, fsio};
-
-const CLUSTER_ID_TAG: &str = "cluster-id";
+use crate::storage::fsio;
 
 /// Lock TTL of sections that are not a transaction's commit.
 pub const MAINTENANCE_TTL: Duration = Duration::from_secs(5 * 60);
@@ -61,7 +59,7 @@ pub struct CommitSection {
 
 impl Cluster {
     /// Connects to Redis and reads (creating on first use) the database id
-    /// kept in `<meta folder>/cluster-id.json`.
+    /// kept in `<meta folder>/cluster-id`.
     pub async fn connect(redis_url: &str, meta_folder: &Path) -> Result<Cluster> {
         let client = RedisClient::connect(redis_url).await?;
         let folder = meta_folder.to_path_buf();
@@ -89,7 +87,11 @@ impl Cluster {
     }
 
     /// Opens a commit section, waiting until `deadline` for the locks.
-    pub async fn enter(self: &Arc<Self>, ttl: Duration, deadline: Instant) -> Result<CommitSection> {
+    pub async fn enter(
+        self: &Arc<Self>,
+        ttl: Duration,
+        deadline: Instant,
+    ) -> Result<CommitSection> {
         let key = self.commit_key();
         let timed_out = |what: &str| SopError::ClusterLock {
             key: key.clone(),
@@ -198,14 +200,19 @@ fn open_lock_file(path: &Path) -> Result<File> {
 /// The database's cluster id: every process sharing the folders must derive
 /// the same Redis keys, so the first one creates the file with a hard link
 /// (which fails when another process won the race) and all read it back.
+/// The file is never rewritten: one line `SOPCLUSTER <version> <id> <crc32>`.
 fn database_id(meta_folder: &Path) -> Result<Uuid> {
     fsio::ensure_dir(meta_folder)?;
-    let path = meta_folder.join("cluster-id.json");
-    if let Some(id) = checked_json::read::<Uuid>(&path, CLUSTER_ID_TAG)? {
-        return Ok(id);
+    let path = meta_folder.join(CLUSTER_ID_FILE);
+    if let Some(bytes) = fsio::read_optional(&path)? {
+        return parse_cluster_id(&path, &bytes);
     }
     let candidate = meta_folder.join(format!("cluster-id.{}.new", Uuid::new_v4().simple()));
-    checked_json::write(&candidate, CLUSTER_ID_TAG, &Uuid::new_v4())?;
+    fsio::write_new(
+        &candidate,
+        format_cluster_id(Uuid::new_v4()).as_bytes(),
+        true,
+    )?;
     let linked = std::fs::hard_link(&candidate, &path);
     let _ = std::fs::remove_file(&candidate);
     match linked {
@@ -213,7 +220,69 @@ fn database_id(meta_folder: &Path) -> Result<Uuid> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(SopError::io(&path, e)),
     }
-    checked_json::read::<Uuid>(&path, CLUSTER_ID_TAG)?.ok_or_else(|| {
-        SopError::format(&path, "the cluster id file vanished right after it was created")
-    })
+    let bytes = fsio::read_optional(&path)?.ok_or_else(|| {
+        SopError::format(
+            &path,
+            "the cluster id file vanished right after it was created",
+        )
+    })?;
+    parse_cluster_id(&path, &bytes)
+}
+
+const CLUSTER_ID_FILE: &str = "cluster-id";
+const CLUSTER_ID_MAGIC: &str = "SOPCLUSTER";
+const CLUSTER_ID_VERSION: u32 = 1;
+
+fn format_cluster_id(id: Uuid) -> String {
+    let body = format!("{CLUSTER_ID_MAGIC} {CLUSTER_ID_VERSION} {}", id.simple());
+    let crc = crc32fast::hash(body.as_bytes());
+    format!("{body} {crc:08x}\n")
+}
+
+fn parse_cluster_id(path: &Path, bytes: &[u8]) -> Result<Uuid> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| SopError::format(path, "cluster id file is not UTF-8"))?;
+    let line = text.trim_end();
+    let (body, crc) = line
+        .rsplit_once(' ')
+        .ok_or_else(|| SopError::format(path, "cluster id file has no checksum"))?;
+    let stored = u32::from_str_radix(crc, 16)
+        .map_err(|_| SopError::format(path, "cluster id checksum is not hexadecimal"))?;
+    let computed = crc32fast::hash(body.as_bytes());
+    if stored != computed {
+        return Err(SopError::Corrupt {
+            path: path.to_path_buf(),
+            block: None,
+            stored,
+            computed,
+        });
+    }
+    let mut parts = body.split(' ');
+    let (magic, version, id) = (parts.next(), parts.next(), parts.next());
+    if magic != Some(CLUSTER_ID_MAGIC) || version != Some("1") {
+        return Err(SopError::format(
+            path,
+            format!("not a version {CLUSTER_ID_VERSION} cluster id file"),
+        ));
+    }
+    id.and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| SopError::format(path, "cluster id is not a UUID"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_id_round_trip_and_damage_detected() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| SopError::io("tmp", e))?;
+        let first = database_id(dir.path())?;
+        assert_eq!(database_id(dir.path())?, first, "stable across opens");
+        let path = dir.path().join(CLUSTER_ID_FILE);
+        let mut bytes = std::fs::read(&path).map_err(|e| SopError::io(&path, e))?;
+        bytes[15] ^= 0x01;
+        std::fs::write(&path, &bytes).map_err(|e| SopError::io(&path, e))?;
+        assert!(matches!(database_id(dir.path()), Err(e) if e.is_corruption()));
+        Ok(())
+    }
 }

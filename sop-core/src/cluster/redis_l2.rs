@@ -84,7 +84,12 @@ impl L2Cache for RedisL2Cache {
         if self.bypassed() {
             return Ok(());
         }
-        if self.client.set_bytes(&self.key(key), &value, ttl).await.is_err() {
+        if self
+            .client
+            .set_bytes(&self.key(key), &value, ttl)
+            .await
+            .is_err()
+        {
             self.note_error();
         }
         Ok(())

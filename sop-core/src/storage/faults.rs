@@ -42,12 +42,19 @@ pub enum FaultError {
     Eio,
     /// `ENOSPC`: the drive is full.
     Enospc,
+    /// Not an error: the drive hangs for this many milliseconds, then the
+    /// operation proceeds (rehearses a stuck disk, or holds a process inside
+    /// a commit so a test can kill it there).
+    Stall {
+        /// How long the operation blocks.
+        millis: u64,
+    },
 }
 
 impl FaultError {
     fn to_io(self) -> std::io::Error {
         std::io::Error::from_raw_os_error(match self {
-            FaultError::Eio => 5,
+            FaultError::Eio | FaultError::Stall { .. } => 5,
             FaultError::Enospc => 28,
         })
     }
@@ -134,6 +141,11 @@ fn check_slow(path: &Path, op: FaultOp) -> Result<()> {
             rules.remove(pos);
             ANY.store(!rules.is_empty(), Ordering::Release);
         }
+    }
+    if let FaultError::Stall { millis } = error {
+        drop(rules);
+        std::thread::sleep(std::time::Duration::from_millis(millis));
+        return Ok(());
     }
     Err(SopError::io(path, error.to_io()))
 }

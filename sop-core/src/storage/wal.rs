@@ -204,7 +204,11 @@ impl Wal {
     /// tail is truncated; without (clustered mode, where another process may
     /// be appending right now) it is left for the holder of the cluster
     /// commit lock to cut.
-    pub fn open(folder: &Path, after_lsn: u64, cut_torn_tail: bool) -> Result<(Wal, Vec<WalEntry>)> {
+    pub fn open(
+        folder: &Path,
+        after_lsn: u64,
+        cut_torn_tail: bool,
+    ) -> Result<(Wal, Vec<WalEntry>)> {
         let dir = folder.join("wal");
         fsio::ensure_dir(&dir)?;
         let path = wal_path(folder);
@@ -258,11 +262,7 @@ impl Wal {
         if reopen {
             a.file = open_rw(&path)?;
         }
-        let actual = a
-            .file
-            .metadata()
-            .map_err(|e| SopError::io(&path, e))?
-            .len();
+        let actual = a.file.metadata().map_err(|e| SopError::io(&path, e))?.len();
         if actual > len {
             cut_tail(&mut a.file, &path, len)?;
         }
