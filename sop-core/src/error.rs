@@ -204,7 +204,8 @@ impl SopError {
         }
     }
 
-    /// True when retrying the whole transaction may succeed (conflicts, timeouts).
+    /// True when retrying the whole transaction may succeed (conflicts,
+    /// timeouts, Redis unavailable or the cluster lock lost).
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
