@@ -7,12 +7,14 @@
 //! is the only memo of the pipeline (the stemmer itself keeps none).
 //!
 //! Invariants: `terms[id]` is the term with id `id` and `ids[terms[id]] == id`; a `raw`
-//! entry is `Some(id)` exactly when the chain keeps the token (as `terms[id]`, never empty).
-//! Ids are only meaningful while the memo's lock is held: the memo is emptied (between two
-//! analyses, never during one) once it knows [`TOKEN_MEMO_ENTRIES`] raw tokens.
+//! entry is `Some(id)` exactly when the chain keeps the token (as `terms[id]`, never empty);
+//! `counts` (scratch for counting one text's terms) is all zeros between analyses. Ids are
+//! only meaningful while the memo's lock is held: the memo is emptied (between two analyses,
+//! never during one) once it knows [`TOKEN_MEMO_ENTRIES`] raw tokens, and also when a
+//! panic poisoned its lock mid-analysis.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use foldhash::fast::RandomState;
 
@@ -25,16 +27,33 @@ pub(crate) struct MemoState {
     raw: HashMap<Box<str>, Option<u32>, RandomState>,
     ids: HashMap<Arc<str>, u32, RandomState>,
     terms: Vec<Arc<str>>,
+    counts: Vec<u32>,
 }
 
 impl MemoState {
     /// Forgets everything once the memo is full (call before an analysis, not during one).
     pub fn make_room(&mut self) {
         if self.raw.len() >= TOKEN_MEMO_ENTRIES {
-            self.raw.clear();
-            self.ids.clear();
-            self.terms.clear();
+            *self = Self::default();
         }
+    }
+
+    /// Counts one more occurrence of term `id` in the text being analysed; returns its
+    /// count so far.
+    #[inline]
+    pub fn bump(&mut self, id: u32) -> u32 {
+        let i = id as usize;
+        if i >= self.counts.len() {
+            self.counts.resize(self.terms.len().max(i + 1), 0);
+        }
+        self.counts[i] += 1;
+        self.counts[i]
+    }
+
+    /// The count of term `id` in the text being analysed, resetting it to zero.
+    #[inline]
+    pub fn take_count(&mut self, id: u32) -> u32 {
+        self.counts.get_mut(id as usize).map_or(0, std::mem::take)
     }
 
     /// The id of the term `raw` analyses to (`None`: the chain drops it); `chain` runs on
@@ -76,8 +95,13 @@ pub(crate) struct TokenMemo(Mutex<MemoState>);
 impl TokenMemo {
     /// Locks the memo, emptied first if full.
     pub fn lock(&self) -> MutexGuard<'_, MemoState> {
-        // The maps are updated in one step per token: a poisoned lock carries no meaning.
-        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.0.lock().unwrap_or_else(|poisoned| {
+            // A panic mid-analysis may have left counts behind: start afresh.
+            self.0.clear_poison();
+            let mut state = poisoned.into_inner();
+            *state = MemoState::default();
+            state
+        });
         state.make_room();
         state
     }
@@ -121,5 +145,36 @@ mod tests {
         m.make_room();
         assert!(m.raw.is_empty() && m.ids.is_empty() && m.terms.is_empty());
         assert_eq!(m.lookup("x", |_| true), Some(0));
+    }
+
+    #[test]
+    fn counts_are_taken_back_to_zero() {
+        let mut m = MemoState::default();
+        let a = m.lookup("a", |_| true).expect("kept");
+        let b = m.lookup("b", |_| true).expect("kept");
+        assert_eq!((m.bump(a), m.bump(b), m.bump(a)), (1, 1, 2));
+        assert_eq!((m.take_count(a), m.take_count(b)), (2, 1));
+        assert_eq!(m.take_count(a), 0);
+        assert!(m.counts.iter().all(|&c| c == 0));
+    }
+
+    #[test]
+    fn a_panic_mid_analysis_resets_the_memo() {
+        let memo = TokenMemo::default();
+        {
+            let mut m = memo.lock();
+            let a = m.lookup("a", |_| true).expect("kept");
+            m.bump(a);
+        }
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut m = memo.lock();
+            let a = m.lookup("a", |_| true).expect("kept");
+            m.bump(a);
+            panic!("a filter panicked");
+        }));
+        assert!(result.is_err());
+        let mut m = memo.lock();
+        assert!(m.raw.is_empty() && m.counts.iter().all(|&c| c == 0));
+        assert_eq!(m.lookup("a", |_| true), Some(0));
     }
 }

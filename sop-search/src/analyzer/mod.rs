@@ -215,8 +215,13 @@ impl Analyzer {
     /// Appends the memo id of each term of `text` to `ids`, in text order.
     fn term_ids(&self, memo: &mut MemoState, text: &str, ids: &mut Vec<u32>) {
         self.tokenizer.tokenize(text, &mut |raw| {
-            ids.extend(memo.lookup(raw, |token| self.filters.iter().all(|f| f.apply(token))));
+            ids.extend(memo.lookup(raw, |token| self.run_filters(token)));
         });
+    }
+
+    /// Runs the filter chain on `token`; `false` if a filter dropped it.
+    fn run_filters(&self, token: &mut String) -> bool {
+        self.filters.iter().all(|f| f.apply(token))
     }
 
     /// Analyses `text` and counts its terms (sorted by term).
@@ -235,19 +240,24 @@ impl Analyzer {
     }
 
     /// Analyses `text` and counts its terms without copying them: each distinct term once,
-    /// as the analyzer's interned string, in no particular order. The fast path of
+    /// as the analyzer's interned string, in order of first occurrence. The fast path of
     /// indexing.
     pub fn term_counts(&self, text: &str) -> TermCounts {
         let mut memo = self.memo.lock();
-        let mut ids = Vec::new();
-        self.term_ids(&mut memo, text, &mut ids);
-        let length = u32::try_from(ids.len()).unwrap_or(u32::MAX);
-        ids.sort_unstable();
-        let mut terms: Vec<(Arc<str>, u32)> = Vec::with_capacity(ids.len());
-        for run in ids.chunk_by(|a, b| a == b) {
-            let n = u32::try_from(run.len()).unwrap_or(u32::MAX);
-            terms.push((memo.term(run[0]).clone(), n));
-        }
+        let mut distinct: Vec<u32> = Vec::new();
+        let mut length = 0u32;
+        self.tokenizer.tokenize(text, &mut |raw| {
+            if let Some(id) = memo.lookup(raw, |token| self.run_filters(token)) {
+                length = length.saturating_add(1);
+                if memo.bump(id) == 1 {
+                    distinct.push(id);
+                }
+            }
+        });
+        let terms = distinct
+            .into_iter()
+            .map(|id| (memo.term(id).clone(), memo.take_count(id)))
+            .collect();
         TermCounts { terms, length }
     }
 }
@@ -255,7 +265,7 @@ impl Analyzer {
 /// Term counts of one analysed text, sharing the analyzer's interned term strings.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TermCounts {
-    /// Distinct terms with their counts, in no particular order.
+    /// Distinct terms with their counts, in order of first occurrence.
     pub terms: Vec<(Arc<str>, u32)>,
     /// Number of terms emitted (the BM25 document length).
     pub length: u32,

@@ -118,6 +118,11 @@ impl PostingBlock {
         self.count == 0
     }
 
+    /// Makes room for `n` more postings of typical size.
+    pub fn reserve(&mut self, n: usize) {
+        self.bytes.reserve(n * 4);
+    }
+
     /// Appends a posting; its doc must follow every doc of the block.
     pub fn push(&mut self, e: Entry) {
         debug_assert!(self.count == 0 || e.doc > self.last_doc);
@@ -130,10 +135,8 @@ impl PostingBlock {
 
     /// A block holding `entries` (sorted by doc).
     pub fn from_entries(entries: &[Entry]) -> Self {
-        let mut b = Self {
-            bytes: Vec::with_capacity(entries.len() * 4),
-            ..Self::default()
-        };
+        let mut b = Self::default();
+        b.reserve(entries.len());
         for &e in entries {
             b.push(e);
         }

@@ -15,11 +15,16 @@ use super::write::TermDelta;
 use super::{InIndex, SearchIndex};
 
 impl SearchIndex {
-    /// Applies `delta` (removed and added postings, each sorted by doc) to `term`.
-    pub(super) async fn apply_term(&self, term: &str, delta: TermDelta) -> Result<()> {
+    /// Applies `delta` (removed and added postings, each sorted by doc) to `term`, whose
+    /// entry is `found` (`None`: not indexed yet).
+    pub(super) async fn apply_term(
+        &self,
+        term: &str,
+        found: Option<TermEntry>,
+        delta: TermDelta,
+    ) -> Result<()> {
         let key = term.to_owned();
         let terms = &self.stores.terms;
-        let found = terms.get(&key).await.in_index(&self.name)?;
         let existed = found.is_some();
         let mut entry = found.unwrap_or_default();
         let stale = self
@@ -152,6 +157,7 @@ impl SearchIndex {
                 entry.blocks += 1;
             }
             let take = (POSTINGS_PER_BLOCK - entry.tail.len()).min(rest.len());
+            entry.tail.reserve(take);
             for &e in &rest[..take] {
                 entry.tail.push(e);
             }

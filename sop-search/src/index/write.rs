@@ -9,14 +9,30 @@
 //! once, and everything happens inside the caller's transaction.
 
 use std::collections::HashMap;
+use std::pin::pin;
 use std::sync::Arc;
 
 use foldhash::fast::RandomState;
+use futures::StreamExt;
+use sop_core::Direction;
 
 use crate::error::{Result, SearchError};
 
-use super::records::{DocRecord, Entry, Globals, DOCS_PER_BLOCK};
+use super::records::{DocRecord, Entry, Globals, TermEntry, DOCS_PER_BLOCK};
 use super::{InIndex, SearchIndex, SINGLE};
+
+/// A batch touching at least `1 / SCAN_SHARE` of the terms reads their entries with one
+/// range scan instead of one lookup each.
+const SCAN_SHARE: u64 = 8;
+
+/// The first 8 bytes of `term`, zero-padded, big-endian: ordering by it, then by the whole
+/// term, is the byte order of the terms.
+fn sort_prefix(term: &str) -> u64 {
+    let mut b = [0u8; 8];
+    let n = term.len().min(8);
+    b[..n].copy_from_slice(&term.as_bytes()[..n]);
+    u64::from_be_bytes(b)
+}
 
 /// A document added by a change.
 struct NewDoc<'a> {
@@ -162,12 +178,18 @@ impl SearchIndex {
                 deltas.entry(term.clone()).or_default().added.push(e);
             }
         }
-        let mut deltas: Vec<(Arc<str>, TermDelta)> = deltas.into_iter().collect();
-        deltas.sort_unstable_by(|a, b| a.0.cmp(&b.0)); // key order: B-tree locality
-        for (term, mut delta) in deltas {
+        // Key order (B-tree locality); comparing 8-byte prefixes first is much cheaper.
+        let mut deltas: Vec<(u64, Arc<str>, TermDelta)> = deltas
+            .into_iter()
+            .map(|(term, delta)| (sort_prefix(&term), term, delta))
+            .collect();
+        deltas.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        let sorted: Vec<&str> = deltas.iter().map(|(_, t, _)| &**t).collect();
+        let entries = self.load_terms(&sorted).await?;
+        for ((_, term, mut delta), found) in deltas.into_iter().zip(entries) {
             delta.removed.sort_unstable();
             delta.added.sort_unstable();
-            self.apply_term(&term, delta).await?;
+            self.apply_term(&term, found, delta).await?;
         }
         self.write_numbers(&change).await?;
         self.count_change(&change, &mut globals)?;
@@ -176,6 +198,43 @@ impl SearchIndex {
             .upsert(SINGLE, globals)
             .await
             .in_index(&self.name)
+    }
+
+    /// The entries of the `sorted` terms (`None`: not indexed): none for an empty store,
+    /// point lookups for a few terms, else one range scan from the first to the last (a
+    /// scan step costs far less than a lookup).
+    async fn load_terms(&self, sorted: &[&str]) -> Result<Vec<Option<TermEntry>>> {
+        let terms = &self.stores.terms;
+        let mut out: Vec<Option<TermEntry>> = vec![None; sorted.len()];
+        let (Some(first), Some(last)) = (sorted.first(), sorted.last()) else {
+            return Ok(out);
+        };
+        let count = terms.count().await.in_index(&self.name)?;
+        if count == 0 {
+            return Ok(out);
+        }
+        if (sorted.len() as u64).saturating_mul(SCAN_SHARE) < count {
+            for (slot, term) in out.iter_mut().zip(sorted) {
+                *slot = terms.get(&(*term).to_owned()).await.in_index(&self.name)?;
+            }
+            return Ok(out);
+        }
+        let range = (*first).to_owned()..=(*last).to_owned();
+        let mut stream = pin!(terms.range(range, Direction::Forward));
+        let mut i = 0;
+        while let Some(item) = stream.next().await {
+            let (key, entry) = item.in_index(&self.name)?;
+            i += sorted[i..].partition_point(|t| *t < key.as_str());
+            match sorted.get(i) {
+                Some(t) if *t == key => {
+                    out[i] = Some(entry);
+                    i += 1;
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        Ok(out)
     }
 
     async fn write_numbers(&self, change: &Change<'_>) -> Result<()> {
@@ -227,5 +286,22 @@ impl SearchIndex {
             g.total_tokens += u64::from(doc.len);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sort_prefix;
+
+    #[test]
+    fn prefix_then_term_order_is_byte_order() {
+        let mut terms = vec![
+            "fox", "foxes", "fo", "", "aerodynam", "aerodynamic", "aerodyn", "zz", "a\u{0}b",
+            "a", "éclair", "eclair", "aerodynamics",
+        ];
+        let mut by_prefix = terms.clone();
+        by_prefix.sort_by(|a, b| sort_prefix(a).cmp(&sort_prefix(b)).then_with(|| a.cmp(b)));
+        terms.sort();
+        assert_eq!(by_prefix, terms);
     }
 }
