@@ -252,11 +252,11 @@ fn small_changes_to_a_large_vocabulary_stay_exact() {
             (format!("f{i:03}"), text)
         })
         .collect();
-    for (id, text) in SAMPLE.iter().copied().chain(
-        filler
-            .iter()
-            .map(|(id, text)| (id.as_str(), text.as_str())),
-    ) {
+    for (id, text) in SAMPLE
+        .iter()
+        .copied()
+        .chain(filler.iter().map(|(id, text)| (id.as_str(), text.as_str())))
+    {
         model.put(id, text);
     }
     fx.rt.block_on(async {

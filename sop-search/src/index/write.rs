@@ -296,8 +296,19 @@ mod tests {
     #[test]
     fn prefix_then_term_order_is_byte_order() {
         let mut terms = vec![
-            "fox", "foxes", "fo", "", "aerodynam", "aerodynamic", "aerodyn", "zz", "a\u{0}b",
-            "a", "éclair", "eclair", "aerodynamics",
+            "fox",
+            "foxes",
+            "fo",
+            "",
+            "aerodynam",
+            "aerodynamic",
+            "aerodyn",
+            "zz",
+            "a\u{0}b",
+            "a",
+            "éclair",
+            "eclair",
+            "aerodynamics",
         ];
         let mut by_prefix = terms.clone();
         by_prefix.sort_by(|a, b| sort_prefix(a).cmp(&sort_prefix(b)).then_with(|| a.cmp(b)));
