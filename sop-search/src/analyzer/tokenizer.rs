@@ -2,8 +2,8 @@
 //!
 //! Owns the [`Tokenizer`] trait and [`UnicodeWordTokenizer`]. Invariant: a tokenizer emits
 //! tokens in text order and never emits an empty token; for ASCII text the word scanner
-//! here emits exactly the words of `unicode-segmentation` (a differential test checks it),
-//! only faster.
+//! here emits exactly the words of `unicode-segmentation` (differential tests check it on
+//! random text and on all of Cranfield), only faster.
 
 use std::fmt::Debug;
 
@@ -153,6 +153,33 @@ mod tests {
             let reference: Vec<&str> = text.unicode_words().collect();
             assert_eq!(fast, reference, "{text:?}");
         }
+    }
+
+    #[test]
+    fn cranfield_texts_tokenize_as_unicode_words() {
+        let dir =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../datasets/cranfield");
+        let ds = crate::BeirDataset::load(&dir).expect("load datasets/cranfield");
+        let texts = ds
+            .corpus
+            .iter()
+            .map(|d| d.full_text())
+            .chain(ds.queries.iter().map(|q| q.text.clone()));
+        let mut count = 0;
+        for text in texts {
+            let reference: Vec<&str> = text.unicode_words().collect();
+            assert_eq!(words(&text), reference, "{text:?}");
+            count += reference.len();
+        }
+        assert!(count > 200_000, "only {count} words");
+    }
+
+    #[test]
+    fn non_ascii_text_takes_the_unicode_path() {
+        let text = "naïve café, don’t stop: 3.5 km — Zürich’s 1,000 r\u{e9}sum\u{e9}s";
+        let reference: Vec<&str> = text.unicode_words().collect();
+        assert_eq!(words(text), reference);
+        assert!(reference.contains(&"naïve") && reference.contains(&"1,000"));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::query::query_terms;
 use crate::topk::{top_k, QueryTerm};
 
 use super::cache::{CacheKey, DocTable, IndexCache, TermData};
-use super::records::PostingBlock;
+use super::records::{DocRecord, PostingBlock};
 use super::{InIndex, IndexStats, IndexedDoc, SearchIndex};
 
 impl SearchIndex {
@@ -72,13 +72,7 @@ impl SearchIndex {
 
     /// What the index holds about `doc_id`, if it is indexed.
     pub async fn get(&self, doc_id: &str) -> Result<Option<IndexedDoc>> {
-        let rec = self
-            .stores
-            .docs
-            .get(&doc_id.to_owned())
-            .await
-            .in_index(&self.name)?;
-        let Some(rec) = rec else {
+        let Some(rec) = self.doc_record(doc_id).await? else {
             return Ok(None);
         };
         let terms = rec
@@ -93,13 +87,16 @@ impl SearchIndex {
 
     /// Whether `doc_id` is indexed.
     pub async fn contains(&self, doc_id: &str) -> Result<bool> {
-        let rec = self
-            .stores
+        Ok(self.doc_record(doc_id).await?.is_some())
+    }
+
+    /// The stored record of `doc_id`, if it is indexed.
+    pub(super) async fn doc_record(&self, doc_id: &str) -> Result<Option<DocRecord>> {
+        self.stores
             .docs
             .get(&doc_id.to_owned())
             .await
-            .in_index(&self.name)?;
-        Ok(rec.is_some())
+            .in_index(&self.name)
     }
 
     /// Number of live documents and their total length.

@@ -117,12 +117,11 @@ impl SearchIndex {
 
     /// Removes a document; returns whether it was indexed.
     pub async fn delete(&self, doc_id: &str) -> Result<bool> {
-        let key = doc_id.to_owned();
-        let docs = &self.stores.docs;
-        let Some(old) = docs.get(&key).await.in_index(&self.name)? else {
+        let Some(old) = self.doc_record(doc_id).await? else {
             return Ok(false);
         };
-        docs.remove(&key).await.in_index(&self.name)?;
+        let key = doc_id.to_owned();
+        self.stores.docs.remove(&key).await.in_index(&self.name)?;
         let change = Change {
             removed: vec![(key, old)],
             added: Vec::new(),
@@ -144,10 +143,9 @@ impl SearchIndex {
         {
             return Ok(None);
         }
-        let old = docs
-            .get(&key)
-            .await
-            .in_index(&self.name)?
+        let old = self
+            .doc_record(id)
+            .await?
             .ok_or_else(|| self.corrupt(format!("doc `{id}` exists but cannot be read")))?;
         docs.upsert(key, rec).await.in_index(&self.name)?;
         Ok(Some(old))
