@@ -6,6 +6,7 @@
 //! cargo run --release -p sop-search --example bench_search -- --corpus DIR [--queries FILE --qrels FILE]
 //! cargo run --release -p sop-search --example bench_search -- --synthetic 200000 [--batch N]
 //! ```
+//! `--index-only` stops after indexing (printing the indexing figures only), for profiling.
 //! Without arguments it runs on `datasets/cranfield`. Documents are indexed in `ForWriting`
 //! transactions of `--batch` documents (default 5,000) with `add_batch`; queries (k = 10) run
 //! on one thread, each in its own `NoCheck` transaction (`qps`; the first, cache-filling
@@ -58,6 +59,17 @@ fn main() -> Result<(), BoxError> {
         Ok(())
     });
     indexed?;
+    if std::env::args().any(|a| a == "--index-only") {
+        rt.block_on(db.close())?;
+        println!(
+            "{{\"docs\":{},\"batch\":{},\"docs_per_s\":{:.0},\"docs_per_cpu_s\":{}}}",
+            docs.len(),
+            batch,
+            index_rate.wall,
+            json_int(index_rate.cpu)
+        );
+        return Ok(());
+    }
 
     let texts: Vec<&str> = input.queries.iter().map(|q| q.text.as_str()).collect();
     let search_in_own_tx = |q: &str| -> Result<Vec<SearchHit>, BoxError> {
