@@ -239,7 +239,10 @@ mod tests {
         remove(id);
         assert_eq!(fired(id), 0);
         let id = inject(FaultRule::nth(&base, FaultOp::Read, FaultError::Corrupt, 1));
-        assert!(check(&p, FaultOp::Read).is_ok(), "corruption never fails a read");
+        assert!(
+            check(&p, FaultOp::Read).is_ok(),
+            "corruption never fails a read"
+        );
         let mut bytes = vec![0u8; 8];
         corrupt_read(&p, &mut bytes);
         assert_eq!(bytes, vec![0u8; 8], "first read let through");
