@@ -7,7 +7,8 @@
 # cargo-fuzz needs nightly compiler flags (-Zsanitizer=address); on a stable
 # toolchain RUSTC_BOOTSTRAP=1 allows them. Installs cargo-fuzz when missing.
 # New corpus entries stay in fuzz/corpus/<target>/ (only seed-* are committed);
-# crashes are written to fuzz/artifacts/<target>/.
+# crashes are written to fuzz/artifacts/<target>/, logs to fuzz/logs/.
+# CARGO_TARGET_DIR, when set, is used as cargo-fuzz's target folder.
 set -euo pipefail
 cd "$(dirname "$0")"
 secs="${1:-60}"
@@ -24,7 +25,8 @@ status=0
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
   log="logs/$t.log"
-  if ! cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 >"$log" 2>&1; then
+  if ! cargo fuzz run ${CARGO_TARGET_DIR:+--target-dir "$CARGO_TARGET_DIR"} "$t" "corpus/$t" -- \
+    -max_total_time="$secs" -rss_limit_mb=2048 >"$log" 2>&1; then
     echo "fuzz target $t FAILED, see fuzz/$log and fuzz/artifacts/$t/" >&2
     status=1
   fi
