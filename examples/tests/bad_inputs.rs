@@ -12,26 +12,23 @@ use bad_inputs_cases::Tried;
 type Error = Box<dyn std::error::Error>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn core_refuses_bad_input_and_persists_none_of_it() -> Result<(), Error> {
-    let t = Tried::new("sop-core");
-    bad_inputs_cases::core::run(&t).await?;
-    t.report();
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vector_refuses_bad_vectors_and_persists_none_of_them() -> Result<(), Error> {
-    let t = Tried::new("sop-vector");
-    bad_inputs_cases::vector::run(&t).await?;
-    t.report();
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn search_and_models_refuse_bad_input() -> Result<(), Error> {
-    let t = Tried::new("sop-search+sop-models");
-    bad_inputs_cases::search_models::run(&t).await?;
-    t.report();
+async fn storage_crates_refuse_bad_input_and_persist_none_of_it() -> Result<(), Error> {
+    let (core, vector, search) = (
+        Tried::new("sop-core"),
+        Tried::new("sop-vector"),
+        Tried::new("sop-search+sop-models"),
+    );
+    let (a, b, c) = tokio::join!(
+        bad_inputs_cases::core::run(&core),
+        bad_inputs_cases::vector::run(&vector),
+        bad_inputs_cases::search_models::run(&search),
+    );
+    a?;
+    b?;
+    c?;
+    for t in [core, vector, search] {
+        t.report();
+    }
     Ok(())
 }
 

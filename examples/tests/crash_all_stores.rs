@@ -25,6 +25,13 @@ use sop_core::{Database, DatabaseOptions, TransactionMode};
 type Error = Box<dyn std::error::Error>;
 
 const CHILD_ENV: &str = "SOP_CRASH_ALL_CHILD";
+/// libtest arguments that run only the child entry, printing as it goes.
+const CHILD_ARGS: [&str; 4] = [
+    "--exact",
+    "crash_child_entry",
+    "--nocapture",
+    "--test-threads=1",
+];
 /// Every this many transactions, a different plan is run and rolled back first.
 const ROLLBACK_EVERY: u64 = 5;
 
@@ -52,20 +59,17 @@ async fn child(dir: String) -> Result<(), Error> {
     }
 }
 
+/// Runs only when re-executed by the driver below.
 #[test]
 fn crash_child_entry() {
-    // Runs only when re-executed by the driver below.
-    let Ok(dir) = std::env::var(CHILD_ENV) else {
-        return;
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    if let Err(e) = rt.block_on(child(dir)) {
-        eprintln!("child failed: {e}");
-        std::process::exit(3);
+    if let Ok(dir) = std::env::var(CHILD_ENV) {
+        let ran = tokio::runtime::Runtime::new()
+            .map_err(Error::from)
+            .and_then(|rt| rt.block_on(child(dir)));
+        if let Err(e) = ran {
+            eprintln!("child failed: {e}");
+            std::process::exit(3);
+        }
     }
 }
 
@@ -107,13 +111,8 @@ async fn sigkill_during_mixed_transactions_loses_nothing() -> Result<(), Error> 
     let started = Instant::now();
     for round in 0..kills {
         let mut child = Command::new(&exe)
-            .args([
-                "--exact",
-                "crash_child_entry",
-                "--nocapture",
-                "--test-threads=1",
-            ])
             .env(CHILD_ENV, &dir_s)
+            .args(CHILD_ARGS)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;
@@ -132,7 +131,7 @@ async fn sigkill_during_mixed_transactions_loses_nothing() -> Result<(), Error> 
         });
         // Mostly mid-workload; one round in eight lands early, in recovery.
         let run_for = if rng.below(8) == 0 {
-            Duration::from_millis(5 + rng.below(60))
+            Duration::from_millis(1 + rng.below(25))
         } else {
             Duration::from_millis(150 + rng.below(450))
         };

@@ -84,64 +84,58 @@ async fn options_and_paths(t: &Tried, root: &std::path::Path) -> Result<(), Erro
 }
 
 async fn stores_and_transactions(t: &Tried, db: &Database) -> Result<(), Error> {
-    let tx = db.begin(TransactionMode::ForWriting).await?;
-    for (slot, what) in [
-        (3usize, "odd slot length"),
-        (2, "tiny slot length"),
-        (70_000, "huge slot length"),
-    ] {
-        t.refused(
-            what,
-            tx.new_btree::<u64, u64>("bad_slots", StoreOptions::with_slot_length(slot))
-                .await,
-            &["slot_length", "bad_slots"],
-        );
-    }
-    let _ = tx.rollback().await;
     let long_name = "s".repeat(600);
-    for (name, what) in [
-        ("", "empty store name"),
-        (long_name.as_str(), "600-byte store name"),
-    ] {
-        let tx = db.begin(TransactionMode::ForWriting).await?;
-        t.refused(
-            what,
-            tx.new_btree::<u64, u64>(name, StoreOptions::default())
-                .await,
-            &["name"],
-        );
+    let (w, r) = (TransactionMode::ForWriting, TransactionMode::ForReading);
+    let slots = StoreOptions::with_slot_length;
+    let cases = [
+        ("odd slot length", w, "bad_slots", slots(3), "slot_length"),
+        ("tiny slot length", w, "bad_slots", slots(2), "slot_length"),
+        (
+            "huge slot length",
+            w,
+            "bad_slots",
+            slots(70_000),
+            "slot_length",
+        ),
+        ("empty store name", w, "", slots(8), "name"),
+        (
+            "600-byte store name",
+            w,
+            long_name.as_str(),
+            slots(8),
+            "name",
+        ),
+        (
+            "other slot length than stored",
+            w,
+            "people",
+            slots(16),
+            "people",
+        ),
+        (
+            "duplicates in a unique store",
+            w,
+            "people",
+            slots(8).unique(false),
+            "people",
+        ),
+        (
+            "creating in a read transaction",
+            r,
+            "fresh",
+            slots(8),
+            "fresh",
+        ),
+    ];
+    for (what, mode, name, options, names) in cases {
+        let tx = db.begin(mode).await?;
+        let opened = tx.new_btree::<String, String>(name, options).await;
+        t.refused(what, opened, &[names]);
         let _ = tx.rollback().await;
     }
-    let tx = db.begin(TransactionMode::ForWriting).await?;
-    t.refused(
-        "other slot length than stored",
-        tx.new_btree::<String, String>("people", StoreOptions::with_slot_length(16))
-            .await,
-        &["people"],
-    );
-    let _ = tx.rollback().await;
-    let tx = db.begin(TransactionMode::ForWriting).await?;
-    t.refused(
-        "duplicates where the store is unique",
-        tx.new_btree::<String, String>("people", StoreOptions::with_slot_length(8).unique(false))
-            .await,
-        &["people"],
-    );
-    let _ = tx.rollback().await;
-    let tx = db.begin(TransactionMode::ForWriting).await?;
-    t.refused(
-        "unknown store",
-        tx.open_btree::<u64, u64>("nobody").await,
-        &["nobody"],
-    );
-    let _ = tx.rollback().await;
-    let tx = db.begin(TransactionMode::ForReading).await?;
-    t.refused(
-        "creating a store in a read transaction",
-        tx.new_btree::<u64, u64>("fresh", StoreOptions::default())
-            .await,
-        &["fresh"],
-    );
+    let tx = db.begin(w).await?;
+    let opened = tx.open_btree::<u64, u64>("nobody").await;
+    t.refused("unknown store", opened, &["nobody"]);
     let _ = tx.rollback().await;
     for mode in [TransactionMode::ForReading, TransactionMode::NoCheck] {
         let (tx, p) = people(db, mode).await?;
@@ -172,39 +166,23 @@ async fn stores_and_transactions(t: &Tried, db: &Database) -> Result<(), Error> 
         }
     }
     let _ = tx.rollback().await;
-    // Finished transactions.
-    let (tx, p) = people(db, TransactionMode::ForWriting).await?;
-    p.upsert("bob".into(), "Bob".into()).await?;
-    tx.commit().await?;
-    t.refused(
-        "write after commit",
-        p.add("eve".into(), "Eve".into()).await,
-        &["no longer usable"],
-    );
-    t.refused(
-        "read after commit",
-        p.get(&"bob".to_string()).await,
-        &["no longer usable"],
-    );
-    t.refused("commit twice", tx.commit().await, &["no longer usable"]);
-    t.refused(
-        "open after commit",
-        tx.open_btree::<String, String>("people").await,
-        &["no longer usable"],
-    );
-    let (tx, p) = people(db, TransactionMode::ForWriting).await?;
-    p.upsert("mallory".into(), "rolled back".into()).await?;
-    tx.rollback().await?;
-    t.refused(
-        "write after rollback",
-        p.upsert("eve".into(), "Eve".into()).await,
-        &["no longer usable"],
-    );
-    t.refused(
-        "commit after rollback",
-        tx.commit().await,
-        &["no longer usable"],
-    );
+    // Finished transactions: every use after commit or rollback is refused.
+    for commit in [true, false] {
+        let end = if commit { "commit" } else { "rollback" };
+        let (tx, p) = people(db, TransactionMode::ForWriting).await?;
+        p.upsert("bob".into(), "Bob".into()).await?;
+        if commit {
+            tx.commit().await?;
+        } else {
+            p.upsert("mallory".into(), "rolled back".into()).await?;
+            tx.rollback().await?;
+        }
+        let closed = &["no longer usable"];
+        t.refused(end, p.add("eve".into(), "Eve".into()).await, closed);
+        t.refused(end, p.get(&"bob".to_string()).await, closed);
+        t.refused(end, tx.commit().await, closed);
+        t.refused(end, tx.open_btree::<String, String>("people").await, closed);
+    }
     // Cursor misuse.
     let (tx, p) = people(db, TransactionMode::ForWriting).await?;
     t.refused(

@@ -37,27 +37,14 @@ pub async fn run(t: &Tried) -> Result<(), Error> {
     let dir = tempfile::tempdir()?;
     let db = Database::open(DatabaseOptions::new(dir.path())).await?;
     let tx = db.begin(TransactionMode::ForWriting).await?;
-    t.refused(
-        "empty domain",
-        VectorStore::open(&tx, "", VectorConfig::new(4))
-            .await
-            .map(|_| ()),
-        &["domain"],
-    );
-    t.refused(
-        "domain with a slash",
-        VectorStore::open(&tx, "a/b", VectorConfig::new(4))
-            .await
-            .map(|_| ()),
-        &["domain"],
-    );
-    t.refused(
-        "zero dimensions",
-        VectorStore::open(&tx, DOMAIN, VectorConfig::new(0))
-            .await
-            .map(|_| ()),
-        &["dimensions"],
-    );
+    for (what, domain, dims, field) in [
+        ("empty domain", "", 4, "domain"),
+        ("domain with a slash", "a/b", 4, "domain"),
+        ("zero dimensions", DOMAIN, 0, "dimensions"),
+    ] {
+        let opened = VectorStore::open(&tx, domain, VectorConfig::new(dims)).await;
+        t.refused(what, opened, &[field]);
+    }
     let store = VectorStore::open(&tx, DOMAIN, VectorConfig::new(4)).await?;
     store
         .upsert("a", &[1.0, 0.0, 0.0, 0.0], serde_json::json!({"ok": true}))
@@ -108,31 +95,32 @@ pub async fn run(t: &Tried) -> Result<(), Error> {
     db.close().await?;
 
     let db = Database::open(DatabaseOptions::new(dir.path())).await?;
-    let tx = db.begin(TransactionMode::ForWriting).await?;
-    t.refused(
-        "other dimensions than stored",
-        VectorStore::open(&tx, DOMAIN, VectorConfig::new(8))
-            .await
-            .map(|_| ()),
-        &[DOMAIN, "dimensions"],
-    );
-    t.refused(
-        "other metric than stored",
-        VectorStore::open(&tx, DOMAIN, VectorConfig::new(4).metric(Metric::L2))
-            .await
-            .map(|_| ()),
-        &[DOMAIN],
-    );
-    let _ = tx.rollback().await;
-    let tx = db.begin(TransactionMode::ForReading).await?;
-    t.refused(
-        "unknown domain in a read transaction",
-        VectorStore::open(&tx, "missing", VectorConfig::new(4))
-            .await
-            .map(|_| ()),
-        &["missing"],
-    );
-    let _ = tx.rollback().await;
+    let conflicting = [
+        (
+            "other dimensions than stored",
+            TransactionMode::ForWriting,
+            DOMAIN,
+            VectorConfig::new(8),
+        ),
+        (
+            "other metric than stored",
+            TransactionMode::ForWriting,
+            DOMAIN,
+            VectorConfig::new(4).metric(Metric::L2),
+        ),
+        (
+            "unknown domain, read transaction",
+            TransactionMode::ForReading,
+            "missing",
+            VectorConfig::new(4),
+        ),
+    ];
+    for (what, mode, domain, config) in conflicting {
+        let tx = db.begin(mode).await?;
+        let opened = VectorStore::open(&tx, domain, config).await;
+        t.refused(what, opened, &[domain]);
+        let _ = tx.rollback().await;
+    }
     let tx = db.begin(TransactionMode::ForReading).await?;
     let store = VectorStore::open(&tx, DOMAIN, VectorConfig::new(4)).await?;
     assert_eq!(store.count().await?, 2, "only the valid items persisted");

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sop_core::{StoreOptions, Transaction};
+use sop_core::{StoreOptions, Transaction, ValuePlacement};
 use sop_models::ModelRegistry;
 use sop_search::{SearchConfig, SearchIndex};
 use sop_vector::{NewItem, VectorConfig, VectorStore};
@@ -181,9 +181,9 @@ impl Plan {
 
     /// Runs the plan in `tx` (which the caller commits or rolls back).
     pub async fn run(&self, tx: &Transaction) -> Result<(), Box<dyn std::error::Error>> {
-        let items = tx
-            .new_btree::<u64, String>("items", StoreOptions::with_slot_length(16))
-            .await?;
+        // Medium placement: every value is its own blob, collected when replaced.
+        let placement = StoreOptions::with_slot_length(16).placement(ValuePlacement::Medium);
+        let items = tx.new_btree::<u64, String>("items", placement).await?;
         let meta = tx
             .new_btree::<String, u64>("meta", StoreOptions::default())
             .await?;
