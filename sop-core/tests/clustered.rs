@@ -154,6 +154,7 @@ async fn run_worker(args: WorkerArgs) -> Result<(), SopError> {
                 op: FaultOp::Sync,
                 error: FaultError::Stall { millis: 120_000 },
                 remaining: Some(1),
+                skip: 0,
             });
             println!("ARMED");
         }

@@ -96,6 +96,21 @@ fn seek_to(file: &mut File, path: &Path, len: u64) -> Result<()> {
     Ok(())
 }
 
+/// The offset of an intact WAL record with an LSN above `last_lsn` after the
+/// damaged bytes at `from`, if any (only scanned when the log does not end
+/// cleanly, so the cost is paid on recovery of a damaged log only).
+fn intact_record_after(path: &Path, bytes: &[u8], from: usize, last_lsn: u64) -> Option<usize> {
+    let magic = frame::MAGIC;
+    (from + 1..bytes.len().saturating_sub(FRAME_HEADER - 1)).find(|&at| {
+        bytes[at..].starts_with(magic)
+            && frame::open(path, FrameKind::WalRecord, &bytes[at..])
+                .ok()
+                .and_then(|p| p.get(..8))
+                .and_then(|l| l.try_into().ok())
+                .is_some_and(|l: [u8; 8]| u64::from_le_bytes(l) > last_lsn)
+    })
+}
+
 impl Mirror {
     fn append_sync(&mut self, frames: &[u8]) -> Result<()> {
         if frames.is_empty() {
@@ -216,6 +231,20 @@ impl Wal {
         let (all, at) = parse_frames(&path, &bytes);
         let last_lsn = all.last().map_or(after_lsn, |e| e.lsn.max(after_lsn));
         let entries: Vec<WalEntry> = all.into_iter().filter(|e| e.lsn > after_lsn).collect();
+        if let Some(next) = intact_record_after(&path, &bytes, at, last_lsn) {
+            // Appends are sequential and a failed append or sync cuts the
+            // file back, so an intact record after a damaged one means the
+            // damage is in the middle of the log: truncating would silently
+            // drop committed transactions.
+            return Err(SopError::format(
+                &path,
+                format!(
+                    "damaged record at byte {at} is followed by an intact record at byte \
+                     {next}: the log is damaged in the middle, not torn at its end; \
+                     refusing to drop the committed transactions after it"
+                ),
+            ));
+        }
         let mut file = open_rw(&path)?;
         if cut_torn_tail && (at as u64) < bytes.len() as u64 {
             cut_tail(&mut file, &path, at as u64)?;
@@ -557,6 +586,31 @@ mod tests {
         let (_, entries) = Wal::open(dir.path(), 9, true)?;
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].body, b"next");
+        Ok(())
+    }
+
+    #[test]
+    fn damage_in_the_middle_is_reported_not_truncated() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| SopError::io("tmp", e))?;
+        {
+            let (wal, _) = Wal::open(dir.path(), 0, true)?;
+            for i in 0..4u8 {
+                let lsn = wal.append(&[i; 100])?;
+                wal.sync_through(lsn)?;
+            }
+        }
+        let path = dir.path().join("wal/wal.log");
+        let mut bytes = std::fs::read(&path).map_err(|e| SopError::io(&path, e))?;
+        let len = bytes.len();
+        bytes[len / 3] ^= 0x01; // inside the second record
+        std::fs::write(&path, &bytes).map_err(|e| SopError::io(&path, e))?;
+        let err = Wal::open(dir.path(), 0, true)
+            .err()
+            .expect("mid-log damage is an error");
+        assert!(err.is_corruption(), "{err}");
+        assert!(err.to_string().contains("wal.log"), "{err}");
+        let after = std::fs::read(&path).map_err(|e| SopError::io(&path, e))?;
+        assert_eq!(after, bytes, "nothing truncated");
         Ok(())
     }
 }
