@@ -143,8 +143,10 @@ impl<K: Key, V: Value> Btree<K, V> {
 
     /// The MessagePack encoding of a value.
     fn encode_value(&self, value: &V) -> Result<Vec<u8>> {
-        match rmp_serde::to_vec(value) {
-            Ok(b) => Ok(b),
+        // Most values are small: one allocation instead of a growth series.
+        let mut out = Vec::with_capacity(128);
+        match rmp_serde::encode::write(&mut out, value) {
+            Ok(()) => Ok(out),
             Err(e) => self.fail(self.codec_error(e)),
         }
     }
@@ -479,7 +481,7 @@ impl<K: Key, V: Value> Btree<K, V> {
                 };
                 let it = hit.item();
                 v.record_item(it);
-                Ok(Some(match it.value {
+                Ok(Some(match it.value() {
                     CellRef::Inline(bytes) => Ok(rmp_serde::from_slice::<V>(bytes)),
                     CellRef::Blob(id) => Err(id),
                 }))
@@ -647,7 +649,7 @@ impl<K: Key, V: Value> Btree<K, V> {
                 out.push(Scanned {
                     key: it.key.clone(),
                     id: it.id,
-                    value: values.then(|| it.value.to_owned()),
+                    value: values.then(|| it.value().to_owned()),
                 });
                 if !inside || out.len() >= limit {
                     break;

@@ -77,12 +77,14 @@ impl<K> Item<K> {
             key: &self.key,
             id: self.id,
             version: self.version,
-            value: self.value.as_ref(),
+            cell: Cell::Given(self.value.as_ref()),
         }
     }
 }
 
-/// One entry as it lies in a leaf, borrowed.
+/// One entry as it lies in a leaf (or in an owned [`Item`]), borrowed. The
+/// value is located only when asked for ([`ItemRef::value`]): comparisons
+/// and read records never touch value memory.
 #[derive(Debug)]
 pub struct ItemRef<'a, K> {
     /// The key.
@@ -91,8 +93,32 @@ pub struct ItemRef<'a, K> {
     pub id: Uuid,
     /// Id of the transaction that last wrote the item.
     pub version: u64,
+    cell: Cell<'a, K>,
+}
+
+/// Where an [`ItemRef`]'s value is.
+#[derive(Debug)]
+enum Cell<'a, K> {
+    InLeaf(&'a Leaf<K>, usize),
+    Given(CellRef<'a>),
+}
+
+impl<K> Clone for Cell<'_, K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K> Copy for Cell<'_, K> {}
+
+impl<'a, K> ItemRef<'a, K> {
     /// The encoded value or its blob.
-    pub value: CellRef<'a>,
+    pub fn value(&self) -> CellRef<'a> {
+        match self.cell {
+            Cell::InLeaf(leaf, i) => leaf.value(i),
+            Cell::Given(c) => c,
+        }
+    }
 }
 
 impl<K> Clone for ItemRef<'_, K> {
@@ -110,7 +136,7 @@ impl<K: Clone> ItemRef<'_, K> {
             key: self.key.clone(),
             id: self.id,
             version: self.version,
-            value: self.value.to_owned(),
+            value: self.value().to_owned(),
         }
     }
 }
@@ -123,7 +149,7 @@ impl<K> Leaf<K> {
             key: self.key(i),
             id: self.id(i),
             version: self.version(i),
-            value: self.value(i),
+            cell: Cell::InLeaf(self, i),
         }
     }
 
@@ -152,13 +178,20 @@ pub enum Node<K, V> {
 
 impl<K: Clone, V> Clone for Node<K, V> {
     fn clone(&self) -> Self {
+        self.clone_with_room(1)
+    }
+}
+
+impl<K: Clone, V> Node<K, V> {
+    /// A copy about to be changed: room for `room` more entries, so that
+    /// growing up to a split never reallocates.
+    pub fn clone_with_room(&self, room: usize) -> Self {
         match self {
-            Node::Leaf(l, _) => Node::Leaf(l.clone(), PhantomData),
+            Node::Leaf(l, _) => Node::Leaf(l.clone_with_room(room), PhantomData),
             Node::Internal { seps, children } => {
-                // Room for one more entry: the copy is about to change.
-                let mut s = Vec::with_capacity(seps.len() + 1);
+                let mut s = Vec::with_capacity(seps.len() + room);
                 s.extend_from_slice(seps);
-                let mut c = Vec::with_capacity(children.len() + 1);
+                let mut c = Vec::with_capacity(children.len() + room);
                 c.extend_from_slice(children);
                 Node::Internal {
                     seps: s,

@@ -1,5 +1,6 @@
-//! A leaf's storage: keys, ids and versions in parallel arrays, values as
-//! encoded MessagePack bytes in a few shared chunks.
+//! A leaf's storage: keys in one array (what binary search reads), ids,
+//! versions and value locations in a parallel one, values as encoded
+//! MessagePack bytes in a few shared chunks.
 //!
 //! Copy-on-write of a leaf is the hot path of every write transaction (the
 //! first change of a leaf in a transaction copies it). Keeping no per-item
@@ -9,13 +10,15 @@
 //! shares the value chunks and appends new values to a chunk of its own.
 //!
 //! Invariants:
-//! - `keys`, `ids` and `slots` have the same length; items are sorted by
+//! - `keys` and `slots` have the same length; items are sorted by
 //!   `(key, id)` under the store's order (maintained by the caller).
 //! - A chunk shared with another leaf (reference count > 1) is never
 //!   modified; only a uniquely owned last chunk is appended to.
 //! - `dead` counts bytes in chunks that no slot references; when it exceeds
-//!   the live bytes, or the chunk list grows past [`MAX_CHUNKS`], the values
-//!   are compacted into one fresh chunk.
+//!   the live bytes the values are compacted into one fresh chunk.
+//! - At most [`MAX_CHUNKS`] chunks: a full list merges its newest chunks
+//!   (as many as keeps chunk sizes decreasing, like a binary counter), so a
+//!   value is copied O(log n) times over a leaf's life, not once per change.
 
 use std::sync::Arc;
 
@@ -33,9 +36,10 @@ pub enum CellRef<'a> {
     Blob(Uuid),
 }
 
-/// Where one item's value lies.
+/// An item's id, version and where its value lies.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
+    id: Uuid,
     version: u64,
     off: u32,
     len: u32,
@@ -47,7 +51,6 @@ struct Slot {
 #[derive(Debug)]
 pub struct Leaf<K> {
     keys: Vec<K>,
-    ids: Vec<Uuid>,
     slots: Vec<Slot>,
     chunks: Vec<Arc<Vec<u8>>>,
     dead: usize,
@@ -57,7 +60,6 @@ impl<K> Default for Leaf<K> {
     fn default() -> Self {
         Leaf {
             keys: Vec::new(),
-            ids: Vec::new(),
             slots: Vec::new(),
             chunks: Vec::new(),
             dead: 0,
@@ -68,16 +70,20 @@ impl<K> Default for Leaf<K> {
 impl<K: Clone> Clone for Leaf<K> {
     /// A copy with room for one more item, sharing the value chunks.
     fn clone(&self) -> Self {
-        let cap = self.len() + 1;
+        self.clone_with_room(1)
+    }
+}
+
+impl<K: Clone> Leaf<K> {
+    /// A copy with room for `room` more items, sharing the value chunks.
+    pub fn clone_with_room(&self, room: usize) -> Self {
+        let cap = self.len() + room;
         let mut keys = Vec::with_capacity(cap);
         keys.extend_from_slice(&self.keys);
-        let mut ids = Vec::with_capacity(cap);
-        ids.extend_from_slice(&self.ids);
         let mut slots = Vec::with_capacity(cap);
         slots.extend_from_slice(&self.slots);
         Leaf {
             keys,
-            ids,
             slots,
             chunks: self.chunks.clone(),
             dead: self.dead,
@@ -104,12 +110,6 @@ impl<K> Leaf<K> {
         &self.keys
     }
 
-    /// All item ids in order.
-    #[inline]
-    pub fn ids(&self) -> &[Uuid] {
-        &self.ids
-    }
-
     /// The key at `i`.
     #[inline]
     pub fn key(&self, i: usize) -> &K {
@@ -119,7 +119,7 @@ impl<K> Leaf<K> {
     /// The item id at `i`.
     #[inline]
     pub fn id(&self, i: usize) -> Uuid {
-        self.ids[i]
+        self.slots[i].id
     }
 
     /// The version (last writer) of the item at `i`.
@@ -152,32 +152,36 @@ impl<K> Leaf<K> {
     }
 
     /// Stores `value`'s bytes, compacting first when the chunk list is full.
-    fn push_value(&mut self, version: u64, value: CellRef<'_>) -> Slot {
+    fn push_value(&mut self, id: Uuid, version: u64, value: CellRef<'_>) -> Slot {
         let (bytes, blob): (&[u8], bool) = match &value {
             CellRef::Inline(b) => (b, false),
             CellRef::Blob(id) => (id.as_bytes(), true),
         };
-        let tail_unique = self
+        let tail = self
             .chunks
             .last_mut()
-            .is_some_and(|c| Arc::get_mut(c).is_some());
-        if !tail_unique && self.chunks.len() >= MAX_CHUNKS {
-            self.compact(bytes.len());
-        }
-        let off = match self.chunks.last_mut().and_then(Arc::get_mut) {
+            .and_then(Arc::get_mut)
+            .filter(|v| v.capacity() - v.len() >= bytes.len());
+        let off = match tail {
             Some(chunk) => {
                 let off = chunk.len();
                 chunk.extend_from_slice(bytes);
                 off
             }
             None => {
-                let mut chunk = Vec::with_capacity(bytes.len().max(64) * 2);
+                if self.chunks.len() >= MAX_CHUNKS {
+                    self.merge_tail();
+                }
+                // Room for a few more values: a transaction often changes a
+                // leaf more than once.
+                let mut chunk = Vec::with_capacity((bytes.len() * 4).max(256));
                 chunk.extend_from_slice(bytes);
                 self.chunks.push(Arc::new(chunk));
                 0
             }
         } as u32;
         Slot {
+            id,
             version,
             off,
             len: bytes.len() as u32,
@@ -186,34 +190,62 @@ impl<K> Leaf<K> {
         }
     }
 
-    /// Rewrites the live values into one chunk with `extra` bytes of room.
-    fn compact(&mut self, extra: usize) {
-        let live: usize = self.slots.iter().map(|s| s.len as usize).sum();
-        let mut buf = Vec::with_capacity(live + extra);
-        for s in &mut self.slots {
+    /// Rewrites the live values of chunks `from..` into one new chunk at
+    /// index `from`.
+    fn merge_from(&mut self, from: usize) {
+        let live: usize = self
+            .slots
+            .iter()
+            .filter(|s| s.chunk as usize >= from)
+            .map(|s| s.len as usize)
+            .sum();
+        let mut buf = Vec::with_capacity(live);
+        for s in self.slots.iter_mut().filter(|s| s.chunk as usize >= from) {
             let chunk = &self.chunks[s.chunk as usize];
             let off = buf.len() as u32;
             buf.extend_from_slice(&chunk[s.off as usize..(s.off + s.len) as usize]);
             s.off = off;
-            s.chunk = 0;
+            s.chunk = from as u16;
         }
-        self.chunks = vec![Arc::new(buf)];
-        self.dead = 0;
+        self.chunks.truncate(from);
+        self.chunks.push(Arc::new(buf));
+        let live_all: usize = self.slots.iter().map(|s| s.len as usize).sum();
+        self.dead = self.total_bytes() - live_all;
+    }
+
+    /// Rewrites all live values into one chunk.
+    fn compact(&mut self) {
+        self.merge_from(0);
+    }
+
+    /// Merges the newest chunks: at least the last two, and further back
+    /// while the merged size exceeds the chunk before it.
+    fn merge_tail(&mut self) {
+        let n = self.chunks.len();
+        if n < 2 {
+            return;
+        }
+        let mut from = n - 2;
+        let mut size: usize = self.chunks[from..].iter().map(|c| c.len()).sum();
+        while from > 0 && size > self.chunks[from - 1].len() {
+            from -= 1;
+            size += self.chunks[from].len();
+        }
+        self.merge_from(from);
     }
 
     /// Notes that a slot's bytes are no longer referenced.
     fn release(&mut self, s: &Slot) {
         self.dead += s.len as usize;
         if self.dead * 2 > self.total_bytes() {
-            self.compact(0);
+            self.compact();
         }
     }
 
     /// Inserts an item at `i`.
     pub fn insert(&mut self, i: usize, key: K, id: Uuid, version: u64, value: CellRef<'_>) {
-        let slot = self.push_value(version, value);
+        let slot = self.push_value(id, version, value);
         self.keys.insert(i, key);
-        self.ids.insert(i, id);
         self.slots.insert(i, slot);
     }
 
@@ -224,7 +256,6 @@ impl<K> Leaf<K> {
             CellRef::Inline(_) => None,
         };
         let key = self.keys.remove(i);
-        self.ids.remove(i);
         let s = self.slots.remove(i);
         self.release(&s);
         (key, blob)
@@ -238,7 +269,7 @@ impl<K> Leaf<K> {
             CellRef::Inline(_) => None,
         };
         let old = self.slots[i];
-        let slot = self.push_value(version, value);
+        let slot = self.push_value(old.id, version, value);
         // `push_value` may have compacted: re-read the old slot's length only.
         self.slots[i] = slot;
         self.keys[i] = key;
@@ -253,9 +284,8 @@ impl<K: Clone> Leaf<K> {
         let mut right = Leaf::default();
         right.extend_from(self, at..self.len());
         self.keys.truncate(at);
-        self.ids.truncate(at);
         self.slots.truncate(at);
-        self.compact(0);
+        self.compact();
         right
     }
 
@@ -276,7 +306,6 @@ impl<K: Clone> Leaf<K> {
             let off = buf.len() as u32;
             buf.extend_from_slice(other.bytes(&s));
             self.keys.push(other.keys[i].clone());
-            self.ids.push(other.ids[i]);
             self.slots.push(Slot {
                 off,
                 chunk: self.chunks.len() as u16,
@@ -285,7 +314,7 @@ impl<K: Clone> Leaf<K> {
         }
         self.chunks.push(Arc::new(buf));
         if self.chunks.len() > MAX_CHUNKS {
-            self.compact(0);
+            self.merge_tail();
         }
     }
 }
@@ -302,7 +331,6 @@ impl<K> LeafBuilder<K> {
         LeafBuilder {
             leaf: Leaf {
                 keys: Vec::with_capacity(n + 1),
-                ids: Vec::with_capacity(n + 1),
                 slots: Vec::with_capacity(n + 1),
                 chunks: Vec::new(),
                 dead: 0,
@@ -320,8 +348,8 @@ impl<K> LeafBuilder<K> {
         let off = self.buf.len() as u32;
         self.buf.extend_from_slice(bytes);
         self.leaf.keys.push(key);
-        self.leaf.ids.push(id);
         self.leaf.slots.push(Slot {
+            id,
             version,
             off,
             len: bytes.len() as u32,

@@ -491,7 +491,10 @@ impl<K: Key, V: Value> TreeView<K, V> {
     fn writable(&mut self, id: NodeId) -> Step<&mut Node<K, V>> {
         if !self.overlay.contains_key(&id) {
             let n = self.node(id)?;
-            self.overlay.insert(id, Arc::new((*n).clone()));
+            // Room for a few more entries: a transaction often changes a
+            // node more than once.
+            self.overlay
+                .insert(id, Arc::new(n.clone_with_room(1 + n.len() / 4)));
             self.forget_hot(id);
         }
         let arc = self
