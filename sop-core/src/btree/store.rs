@@ -102,7 +102,7 @@ impl<K: Key, V: Value> StoreShared<K, V> {
             // Created after the last checkpoint: its root exists only in the WAL.
             nodes.insert(
                 info.root,
-                NodeRef::Dirty(Arc::new(Node::Leaf(Leaf::default()))),
+                NodeRef::Dirty(Arc::new(Node::leaf(Leaf::default()))),
             );
         }
         TreeVersion {
