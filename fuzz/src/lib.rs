@@ -12,7 +12,8 @@
 
 use std::path::Path;
 
-use sop_core::btree::item::{decode_node, encode_node, Item, Leaf, Node, ValueCell};
+use sop_core::btree::item::{decode_node, encode_node, Node};
+use sop_core::btree::leaf::{CellRef, LeafBuilder};
 use sop_core::storage::erasure::shard::{self, ShardHeader, SHARD_HEADER};
 use sop_core::storage::frame::{self, FrameKind};
 use sop_core::storage::registry::{decode_block, encode_block, Handle, HANDLES_PER_BLOCK};
@@ -104,33 +105,38 @@ where
 
 /// Leaves and internal nodes as the engine writes them.
 pub fn node_seeds() -> Vec<Vec<u8>> {
-    let leaf: Node<String, Vec<u8>> = Node::Leaf(Leaf::from_items(
-        (0..5u8)
-            .map(|i| {
-                std::sync::Arc::new(Item {
-                    key: format!("key-{i}"),
-                    id: uuid_from(&[i; 16], 0),
-                    version: u64::from(i) * 3,
-                    value: if i % 2 == 0 {
-                        ValueCell::Inline(vec![i; usize::from(i) + 1])
-                    } else {
-                        ValueCell::Blob(uuid_from(&[i ^ 0x5A; 16], 0))
-                    },
-                })
-            })
-            .collect(),
-    ));
+    // Inline values are MessagePack: `Vec<u8>` of small numbers is a
+    // fixarray of positive fixints, a short `String` a fixstr.
+    let mut leaf = LeafBuilder::with_capacity(5);
+    for i in 0..5u8 {
+        let msgpack: Vec<u8> = std::iter::once(0x90 | (i + 1))
+            .chain(std::iter::repeat_n(i, usize::from(i) + 1))
+            .collect();
+        let value = if i % 2 == 0 {
+            CellRef::Inline(&msgpack)
+        } else {
+            CellRef::Blob(uuid_from(&[i ^ 0x5A; 16], 0))
+        };
+        leaf.push(
+            format!("key-{i}"),
+            uuid_from(&[i; 16], 0),
+            u64::from(i) * 3,
+            value,
+        );
+    }
+    let leaf: Node<String, Vec<u8>> = Node::leaf(leaf.finish());
     let internal: Node<String, Vec<u8>> = Node::Internal {
         seps: vec![("m".into(), uuid_from(b"separator-uuid-1", 0))],
         children: vec![7, 9],
     };
-    let numbers: Node<u64, String> =
-        Node::Leaf(Leaf::from_items(vec![std::sync::Arc::new(Item {
-            key: 42,
-            id: uuid_from(b"another-item-id!", 0),
-            version: 1,
-            value: ValueCell::Inline("forty-two".into()),
-        })]));
+    let mut one = LeafBuilder::with_capacity(1);
+    one.push(
+        42u64,
+        uuid_from(b"another-item-id!", 0),
+        1,
+        CellRef::Inline(b"\xa9forty-two"),
+    );
+    let numbers: Node<u64, String> = Node::leaf(one.finish());
     let mut out = Vec::new();
     for bytes in [
         encode_node("seed", &leaf),
