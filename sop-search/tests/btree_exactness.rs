@@ -236,8 +236,8 @@ fn reopening_uses_the_stored_analyzer() {
     });
 }
 
-/// Small changes to an index with a large vocabulary read the touched terms one by one
-/// (a large batch scans them): both ways keep every score exact.
+/// Small and large changes to an index with a large vocabulary (many blocks of the B-trees)
+/// keep every score exact.
 #[test]
 fn small_changes_to_a_large_vocabulary_stay_exact() {
     let fx = BtreeFixture::new();

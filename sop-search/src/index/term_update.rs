@@ -1,6 +1,7 @@
 //! Applying one term's share of a change: its postings removed and added.
 //!
-//! The term's entry is read once and written once (an insert for a new term). Removals edit
+//! The term's entry, read by the caller with the batch's other terms, is written once (an
+//! insert for a new term). Removals edit
 //! the tail in place and the sealed blocks that hold them (found by a cursor walk); additions
 //! go to the tail, which is sealed into a `postings` block whenever it is full and more
 //! postings come. Invariants: see `records` — in particular blocks stay below the tail, `df`
