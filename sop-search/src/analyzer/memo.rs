@@ -1,6 +1,6 @@
 //! The analyzer's memo: raw token → interned analysed term.
 //!
-//! Owns [`TokenMemo`] and [`MemoState`]. Filters are pure, so the outcome of the whole filter
+//! Owns [`TokenMemo`], [`MemoState`] and [`MemoPool`]. Filters are pure, so the outcome of the whole filter
 //! chain (lowercasing, stop words, Snowball stemming, ...) is a function of the raw token;
 //! the memo runs the chain once per distinct raw token and interns each distinct term once,
 //! so every raw token that analyses to the same term shares one id and one `Arc<str>`. This
@@ -36,6 +36,11 @@ impl MemoState {
         if self.raw.len() >= TOKEN_MEMO_ENTRIES {
             *self = Self::default();
         }
+    }
+
+    /// The number of raw tokens the memo knows.
+    pub fn known_tokens(&self) -> usize {
+        self.raw.len()
     }
 
     /// Counts one more occurrence of term `id` in the text being analysed; returns its
@@ -106,6 +111,41 @@ impl TokenMemo {
         state
     }
 }
+
+/// One [`TokenMemo`] per thread that may analyse a batch in parallel (see
+/// [`super::Analyzer::term_counts_batch`]); memo 0 also serves single-text analyses.
+/// Invariant: never empty. Each memo interns its own copies of the terms, so term strings
+/// are compared by content, never by pointer, across memos.
+#[derive(Debug)]
+pub(crate) struct MemoPool(Box<[TokenMemo]>);
+
+impl MemoPool {
+    /// A pool of `size` memos (at least one).
+    pub fn new(size: usize) -> Self {
+        Self((0..size.max(1)).map(|_| TokenMemo::default()).collect())
+    }
+
+    /// The number of memos (threads a batch may be split over).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Memo `i` (`i` is taken modulo the pool size).
+    pub fn get(&self, i: usize) -> &TokenMemo {
+        &self.0[i % self.0.len()]
+    }
+}
+
+impl Default for MemoPool {
+    /// One memo per available core, at most [`MAX_ANALYSIS_THREADS`].
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self::new(cores.min(MAX_ANALYSIS_THREADS))
+    }
+}
+
+/// The most threads one batch analysis uses.
+pub const MAX_ANALYSIS_THREADS: usize = 8;
 
 impl std::fmt::Debug for TokenMemo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

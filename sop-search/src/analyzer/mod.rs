@@ -15,7 +15,7 @@ mod tokenizer;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use memo::{MemoState, TokenMemo};
+use memo::{MemoPool, MemoState};
 
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +23,7 @@ pub use filters::{
     ApostropheNormalizer, LowerCaser, MaxLengthFilter, SnowballStemmer, StopWordFilter, TokenFilter,
 };
 pub use language::Language;
-pub use memo::TOKEN_MEMO_ENTRIES;
+pub use memo::{MAX_ANALYSIS_THREADS, TOKEN_MEMO_ENTRIES};
 pub use stop_words::{LUCENE_ENGLISH, NLTK_ENGLISH};
 pub use tokenizer::{Tokenizer, UnicodeWordTokenizer};
 
@@ -158,7 +158,7 @@ pub struct TermFrequencies {
 pub struct Analyzer {
     tokenizer: Arc<dyn Tokenizer>,
     filters: Vec<Arc<dyn TokenFilter>>,
-    memo: Arc<TokenMemo>,
+    memos: Arc<MemoPool>,
 }
 
 /// Builds an [`Analyzer`] stage by stage.
@@ -187,7 +187,7 @@ impl Analyzer {
             analyzer: Analyzer {
                 tokenizer: Arc::new(tokenizer),
                 filters: Vec::new(),
-                memo: Arc::default(),
+                memos: Arc::default(),
             },
         }
     }
@@ -206,7 +206,7 @@ impl Analyzer {
 
     /// Appends the terms of `text` to `out` (reuse `out` across calls to save allocations).
     pub fn analyze_into(&self, text: &str, out: &mut Vec<String>) {
-        let mut memo = self.memo.lock();
+        let mut memo = self.memos.get(0).lock();
         let mut ids = Vec::new();
         self.term_ids(&mut memo, text, &mut ids);
         out.extend(ids.iter().map(|&id| String::from(&**memo.term(id))));
@@ -243,7 +243,55 @@ impl Analyzer {
     /// as the analyzer's interned string, in order of first occurrence. The fast path of
     /// indexing.
     pub fn term_counts(&self, text: &str) -> TermCounts {
-        let mut memo = self.memo.lock();
+        let mut memo = self.memos.get(0).lock();
+        self.count_with(&mut memo, text)
+    }
+
+    /// [`Self::term_counts`] of every text, in order. A batch of at least
+    /// [`PARALLEL_BATCH_BYTES`] is split into contiguous runs of about equal size analysed
+    /// on scoped threads (one per core, each with its own memo); the calling thread
+    /// analyses the first run. The counts are the same as one by one.
+    pub fn term_counts_batch<T: AsRef<str> + Sync>(&self, texts: &[T]) -> Vec<TermCounts> {
+        let bytes: usize = texts.iter().map(|t| t.as_ref().len()).sum();
+        let threads = self.memos.len().min(texts.len());
+        if threads < 2 || bytes < PARALLEL_BATCH_BYTES {
+            let mut memo = self.memos.get(0).lock();
+            return texts
+                .iter()
+                .map(|t| self.count_with(&mut memo, t.as_ref()))
+                .collect();
+        }
+        let runs = split_by_bytes(texts, threads);
+        let analyse = |worker: usize, run: &[T]| {
+            let mut memo = self.memos.get(worker).lock();
+            run.iter()
+                .map(|t| self.count_with(&mut memo, t.as_ref()))
+                .collect::<Vec<_>>()
+        };
+        std::thread::scope(|scope| {
+            let helpers: Vec<_> = runs[1..]
+                .iter()
+                .enumerate()
+                .map(|(k, run)| scope.spawn(move || analyse(k + 1, run)))
+                .collect();
+            let mut out = analyse(0, runs[0]);
+            out.reserve(texts.len() - out.len());
+            for (k, helper) in helpers.into_iter().enumerate() {
+                // A panicking filter panics the helper; analyse its run here instead,
+                // so the panic surfaces on the calling thread as it would one by one.
+                match helper.join() {
+                    Ok(counts) => out.extend(counts),
+                    Err(_) => out.extend(analyse(0, runs[k + 1])),
+                }
+            }
+            out
+        })
+    }
+
+    /// Counts the terms of `text` with `memo` (locked by the caller).
+    fn count_with(&self, memo: &mut MemoState, text: &str) -> TermCounts {
+        // Safe between texts: no memo id outlives the text it was looked up for.
+        memo.make_room();
         let mut distinct: Vec<u32> = Vec::new();
         let mut length = 0u32;
         self.tokenizer.tokenize(text, &mut |raw| {
@@ -260,6 +308,28 @@ impl Analyzer {
             .collect();
         TermCounts { terms, length }
     }
+}
+
+/// Batches with fewer text bytes than this are analysed on the calling thread only.
+pub const PARALLEL_BATCH_BYTES: usize = 64 * 1024;
+
+/// Splits `texts` into at most `parts` contiguous, non-empty runs of about equal bytes.
+fn split_by_bytes<T: AsRef<str>>(texts: &[T], parts: usize) -> Vec<&[T]> {
+    let total: usize = texts.iter().map(|t| t.as_ref().len()).sum();
+    let share = total.div_ceil(parts.max(1)).max(1);
+    let mut runs = Vec::with_capacity(parts);
+    let (mut start, mut filled) = (0, 0);
+    for (i, t) in texts.iter().enumerate() {
+        filled += t.as_ref().len();
+        if filled >= share && runs.len() + 1 < parts {
+            runs.push(&texts[start..=i]);
+            (start, filled) = (i + 1, 0);
+        }
+    }
+    if start < texts.len() {
+        runs.push(&texts[start..]);
+    }
+    runs
 }
 
 /// Term counts of one analysed text, sharing the analyzer's interned term strings.
@@ -340,6 +410,49 @@ mod tests {
             .collect();
         assert_eq!(got, expect.terms);
         assert_eq!(a.term_frequencies(text), expect);
+    }
+
+    #[test]
+    fn a_parallel_batch_counts_like_one_text_at_a_time() {
+        // Enough bytes to be split over threads (when the machine has more than one core;
+        // the pool below is forced to four memos so the split happens everywhere).
+        let words = [
+            "Flow", "flows", "boundary", "layer", "the", "shock", "waves", "of",
+        ];
+        let texts: Vec<String> = (0..400)
+            .map(|i| {
+                (0..60)
+                    .map(|j| words[(i * 7 + j * 3 + j / 5) % words.len()])
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    + &format!(" doc{i} unique{}", i % 13)
+            })
+            .collect();
+        assert!(texts.iter().map(String::len).sum::<usize>() >= PARALLEL_BATCH_BYTES);
+        let mut parallel = Analyzer::english();
+        parallel.memos = Arc::new(MemoPool::new(4));
+        let batch = parallel.term_counts_batch(&texts);
+        let single = Analyzer::english();
+        let one_by_one: Vec<TermCounts> = texts.iter().map(|t| single.term_counts(t)).collect();
+        assert_eq!(batch, one_by_one);
+        // Every memo of the pool took part.
+        for i in 0..4 {
+            assert!(
+                parallel.memos.get(i).lock().known_tokens() > 0,
+                "memo {i} unused"
+            );
+        }
+    }
+
+    #[test]
+    fn batches_split_into_contiguous_runs_of_about_equal_bytes() {
+        let texts = ["aaaa", "bb", "cc", "dddd", "e", "fff"];
+        let runs = split_by_bytes(&texts, 3);
+        assert_eq!(runs.concat(), texts);
+        assert_eq!(runs, vec![&texts[..2], &texts[2..4], &texts[4..]]);
+        assert_eq!(split_by_bytes(&texts, 1), vec![&texts[..]]);
+        assert_eq!(split_by_bytes(&texts[..2], 5).concat(), texts[..2]);
+        assert!(split_by_bytes::<&str>(&[], 2).is_empty());
     }
 
     #[test]

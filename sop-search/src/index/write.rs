@@ -68,13 +68,17 @@ impl SearchIndex {
         for (i, (id, _)) in docs.iter().enumerate() {
             last.insert(id.as_ref(), i);
         }
+        let kept: Vec<(&str, &str)> = docs
+            .iter()
+            .enumerate()
+            .filter(|(i, (id, _))| last.get(id.as_ref()) == Some(i))
+            .map(|(_, (id, text))| (id.as_ref(), text.as_ref()))
+            .collect();
+        let texts: Vec<&str> = kept.iter().map(|(_, text)| *text).collect();
+        let analysed = self.analyzer.term_counts_batch(&texts);
         let mut globals = self.load_globals().await?;
         let mut change = Change::default();
-        for (i, (id, text)) in docs.iter().enumerate() {
-            let id = id.as_ref();
-            if last.get(id) != Some(&i) {
-                continue;
-            }
+        for ((id, _), counts) in kept.into_iter().zip(analysed) {
             let doc_no = globals.next_doc;
             if doc_no == u32::MAX {
                 return Err(SearchError::Document {
@@ -83,7 +87,6 @@ impl SearchIndex {
                 });
             }
             globals.next_doc = doc_no + 1;
-            let counts = self.analyzer.term_counts(text.as_ref());
             let rec = DocRecord::new(doc_no, counts.length, &counts.terms);
             if let Some(old) = self.put_doc(id, rec).await? {
                 change.removed.push((id.to_owned(), old));
