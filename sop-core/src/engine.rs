@@ -488,8 +488,11 @@ impl Engine {
     pub async fn checkpoint(self: &Arc<Self>) -> Result<()> {
         let _gate = self.commit_gate.write().await;
         let stores: Vec<Arc<dyn ErasedStore>> = self.stores.lock().values().cloned().collect();
-        // 1. Encode dirty nodes.
-        let mut node_writes: Vec<(u32, NodeId, Uuid, Vec<u8>)> = Vec::new();
+        // 1. Encode dirty nodes (into packs when the blob backend has them;
+        // pack live counts must be known before anything is superseded).
+        self.blobs.seed_packs(|| self.live_physical_ids());
+        let mut nodes = self.blobs.node_writer();
+        let mut node_writes: Vec<(u32, NodeId, Uuid)> = Vec::new();
         let mut freed: Vec<NodeId> = Vec::new();
         type Flushed = (Arc<dyn ErasedStore>, HashMap<NodeId, Uuid>, Vec<NodeId>);
         let mut per_store: Vec<Flushed> = Vec::new();
@@ -497,12 +500,25 @@ impl Engine {
             let dirty = s.collect_dirty()?;
             let mut map = HashMap::new();
             for (id, bytes) in dirty.nodes {
-                let phys = Uuid::new_v4();
+                let phys = nodes.add(bytes);
                 map.insert(id, phys);
-                node_writes.push((s.id(), id, phys, bytes));
+                node_writes.push((s.id(), id, phys));
             }
             freed.extend(dirty.freed.iter().copied());
             per_store.push((s.clone(), map, dirty.freed));
+        }
+        // 1b. Move the live nodes of mostly dead packs into this checkpoint's.
+        let skip: HashSet<NodeId> = node_writes
+            .iter()
+            .map(|w| w.1)
+            .chain(freed.iter().copied())
+            .collect();
+        for (store_id, id, old, phys) in self.relocate_sparse_packs(&mut nodes, &skip).await? {
+            if let Some((s, map, _)) = per_store.iter_mut().find(|p| p.0.id() == store_id) {
+                s.moved_physical(id, old, phys);
+                map.insert(id, phys);
+            }
+            node_writes.push((store_id, id, phys));
         }
         // 2. Registry updates.
         let dropped: Vec<u32> = self.dropped.lock().iter().copied().collect();
@@ -510,7 +526,7 @@ impl Engine {
         let mut superseded: Vec<Uuid> = Vec::new();
         {
             let reg = self.registry.read();
-            for (store_id, id, phys, _) in &node_writes {
+            for (store_id, id, phys) in &node_writes {
                 let h = match reg.get(id) {
                     Some(h) if !h.deleted => {
                         let mut h = *h;
@@ -541,6 +557,7 @@ impl Engine {
                 }
             }
         }
+        self.keep_open_physicals(&stores, &updated);
         let blocks: HashSet<u64> = updated.keys().map(|id| id / HANDLES_PER_BLOCK).collect();
         let images: Vec<BlockImage> = {
             let reg = self.registry.read();
@@ -583,12 +600,8 @@ impl Engine {
         // 4. Write blobs, journal, apply.
         let engine = self.clone();
         let catalog_for_io = catalog.clone();
-        fsio::blocking(move || {
-            let ids: Vec<Uuid> = node_writes.iter().map(|(_, _, p, _)| *p).collect();
-            for (_, _, phys, bytes) in &node_writes {
-                engine.blobs.put(*phys, FrameKind::Node, bytes)?;
-            }
-            engine.blobs.sync(&ids)?;
+        let written = fsio::blocking(move || {
+            let written = engine.blobs.write_nodes(nodes)?;
             let catalog_bytes =
                 serde_json::to_vec(&catalog_for_io).map_err(|e| SopError::Codec {
                     store: "<catalog>".into(),
@@ -612,10 +625,11 @@ impl Engine {
             if let Some(p) = engine.live_passive_side() {
                 engine.on_passive(fsio::remove_if_exists(&journal_path(&p.folder)))?;
             }
-            Ok(())
+            Ok(written)
         })
         .await?;
         // 5. Install.
+        self.blobs.register_nodes(written);
         {
             let mut reg = self.registry.write();
             for (id, h) in updated {

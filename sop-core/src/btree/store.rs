@@ -12,6 +12,8 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use parking_lot::RwLock;
 use uuid::Uuid;
 
@@ -21,6 +23,7 @@ use crate::btree::version::{NodeRef, TreeVersion};
 use crate::btree::view::{Interrupt, Step, TreeView};
 use crate::engine::Engine;
 use crate::error::{Result, SopError};
+use crate::id_hash::IdMap;
 use crate::index_spec::Comparator;
 use crate::options::StoreOptions;
 use crate::storage::catalog::StoreInfo;
@@ -50,6 +53,12 @@ pub trait ErasedStore: Send + Sync + 'static {
     fn collect_dirty(&self) -> Result<DirtyNodes>;
     /// Replaces dirty references by flushed ones after a checkpoint.
     fn install_flushed(&self, flushed: &HashMap<NodeId, Uuid>, freed: &[NodeId]);
+    /// A checkpoint is about to point node `id` away from `physical` (or
+    /// delete it): snapshots that resolve the node through the registry keep
+    /// reading `physical` (see [`StoreShared::opened`]).
+    fn keep_open_physical(&self, id: NodeId, physical: Uuid);
+    /// A checkpoint moves node `id`'s unchanged content from `old` to `new`.
+    fn moved_physical(&self, id: NodeId, old: Uuid, new: Uuid);
 }
 
 /// One store, shared by every transaction of the process.
@@ -68,6 +77,14 @@ pub struct StoreShared<K, V> {
     pub committed: RwLock<Arc<TreeVersion<K, V>>>,
     /// Held while committing to this store.
     pub commit_lock: Arc<tokio::sync::Mutex<()>>,
+    /// For nodes a checkpoint re-pointed or deleted since the store was
+    /// opened: the physical id holding their content as of the open. A
+    /// version without an entry for a node has not seen it change since the
+    /// open, so it must read this copy, not the registry's newest one. The
+    /// copy stays on disk while such a version can be read: it was retired
+    /// with the generation of the checkpoint that superseded it.
+    pub opened: RwLock<IdMap<NodeId, Uuid>>,
+    has_opened: AtomicBool,
 }
 
 impl<K: Key, V: Value> StoreShared<K, V> {
@@ -97,7 +114,20 @@ impl<K: Key, V: Value> StoreShared<K, V> {
                 nodes,
             })),
             commit_lock: Arc::new(tokio::sync::Mutex::new(())),
+            opened: RwLock::new(IdMap::default()),
+            has_opened: AtomicBool::new(false),
         }
+    }
+
+    /// The physical id of a node the version being read has not seen change
+    /// since the store was opened.
+    pub fn physical_at_open(&self, id: NodeId) -> Result<Uuid> {
+        if self.has_opened.load(Ordering::Acquire) {
+            if let Some(p) = self.opened.read().get(&id) {
+                return Ok(*p);
+            }
+        }
+        self.engine.registry_lookup(&self.name, id)
     }
 
     /// The newest committed version.
@@ -215,6 +245,22 @@ impl<K: Key, V: Value> ErasedStore for StoreShared<K, V> {
             }
         }
         Ok(DirtyNodes { nodes, freed })
+    }
+
+    fn keep_open_physical(&self, id: NodeId, physical: Uuid) {
+        self.opened.write().entry(id).or_insert(physical);
+        self.has_opened.store(true, Ordering::Release);
+    }
+
+    fn moved_physical(&self, id: NodeId, old: Uuid, new: Uuid) {
+        let mut opened = self.opened.write();
+        match opened.get(&id) {
+            Some(p) if *p != old => {}
+            _ => {
+                opened.insert(id, new);
+            }
+        }
+        self.has_opened.store(true, Ordering::Release);
     }
 
     fn install_flushed(&self, flushed: &HashMap<NodeId, Uuid>, freed: &[NodeId]) {

@@ -265,7 +265,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
                 )
                 .into())
             }
-            None => self.shared.engine.registry_lookup(&self.shared.name, id)?,
+            None => self.shared.physical_at_open(id)?,
         };
         match self.shared.engine.l1.get::<Node<K, V>>(physical) {
             Some(n) => {
