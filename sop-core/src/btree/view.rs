@@ -20,6 +20,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::btree::item::{Item, ItemRef, Leaf, Node};
+use crate::btree::memo::NodeMemo;
 use crate::btree::ops::{Op, Pos, ReadRecord};
 use crate::btree::store::StoreShared;
 use crate::btree::version::{NodeRef, TreeVersion};
@@ -146,17 +147,9 @@ pub struct TreeView<K, V> {
     pub epoch: u64,
     /// Value blobs this view replaced or removed (deleted after commit).
     pub superseded: Vec<Uuid>,
-    /// Direct-mapped memo of clean snapshot nodes this view resolved
-    /// (`HOT_SLOTS` entries, allocated on first use). Sound because the
-    /// snapshot never changes and the overlay is always consulted first.
-    hot: Vec<HotSlot<K, V>>,
+    /// Memo of clean snapshot nodes this view resolved.
+    hot: NodeMemo<K, V>,
 }
-
-/// One entry of a view's node memo.
-type HotSlot<K, V> = Option<(NodeId, Arc<Node<K, V>>)>;
-
-/// Entries of a view's node memo.
-const HOT_SLOTS: usize = 512;
 
 impl<K: Key, V: Value> TreeView<K, V> {
     /// A fresh view on `base`.
@@ -165,6 +158,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
         base: Arc<TreeVersion<K, V>>,
         track_reads: bool,
     ) -> Self {
+        let hot = NodeMemo::new(shared.engine.options.l1_cache_nodes);
         TreeView {
             cmp: shared.order.clone(),
             root: base.root,
@@ -180,7 +174,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
             track_reads,
             epoch: 0,
             superseded: Vec::new(),
-            hot: Vec::new(),
+            hot,
         }
     }
 
@@ -227,6 +221,17 @@ impl<K: Key, V: Value> TreeView<K, V> {
         self.cmp.compare(a, b)
     }
 
+    /// A node already at hand (overlay or memo), borrowed.
+    #[inline]
+    fn peek(&self, id: NodeId) -> Option<&Arc<Node<K, V>>> {
+        if !self.overlay.is_empty() {
+            if let Some(n) = self.overlay.get(&id) {
+                return Some(n);
+            }
+        }
+        self.hot.get(id)
+    }
+
     /// Fetches a node without blocking.
     pub fn node(&mut self, id: NodeId) -> Step<Arc<Node<K, V>>> {
         if !self.overlay.is_empty() {
@@ -234,11 +239,8 @@ impl<K: Key, V: Value> TreeView<K, V> {
                 return Ok(n.clone());
             }
         }
-        let slot = (id as usize) % HOT_SLOTS;
-        if let Some(Some((hid, n))) = self.hot.get(slot) {
-            if *hid == id {
-                return Ok(n.clone());
-            }
+        if let Some(n) = self.hot.get(id) {
+            return Ok(n.clone());
         }
         if !self.pinned.is_empty() {
             if let Some(n) = self.pinned.get(&id) {
@@ -246,10 +248,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
             }
         }
         let n = self.resolve(id)?;
-        if self.hot.is_empty() {
-            self.hot.resize(HOT_SLOTS, None);
-        }
-        self.hot[slot] = Some((id, n.clone()));
+        self.hot.put(id, n.clone());
         Ok(n)
     }
 
@@ -394,6 +393,14 @@ impl<K: Key, V: Value> TreeView<K, V> {
     fn probe(&mut self, key: &K, id: Uuid) -> Step<Option<Hit<K, V>>> {
         let mut node_id = self.root;
         loop {
+            // Internal nodes already at hand are only borrowed (no reference
+            // count traffic); the leaf is cloned once, into the hit.
+            if let Some(n) = self.peek(node_id) {
+                if let Node::Internal { seps, children } = &**n {
+                    node_id = children[self.child_index(seps, key, id)];
+                    continue;
+                }
+            }
             let node = self.node(node_id)?;
             let pos = match &*node {
                 Node::Internal { seps, children } => {
@@ -523,11 +530,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
     }
 
     fn forget_hot(&mut self, id: NodeId) {
-        if let Some(entry) = self.hot.get_mut((id as usize) % HOT_SLOTS) {
-            if entry.as_ref().is_some_and(|(hid, _)| *hid == id) {
-                *entry = None;
-            }
-        }
+        self.hot.forget(id);
     }
 
     /// Inserts `item` at its position; the caller has checked uniqueness.
