@@ -497,15 +497,14 @@ impl Engine {
         type Flushed = (Arc<dyn ErasedStore>, HashMap<NodeId, Uuid>, Vec<NodeId>);
         let mut per_store: Vec<Flushed> = Vec::new();
         for s in &stores {
-            let dirty = s.collect_dirty()?;
             let mut map = HashMap::new();
-            for (id, bytes) in dirty.nodes {
+            let dirty_freed = s.collect_dirty(&mut |id, bytes| {
                 let phys = nodes.add(bytes);
                 map.insert(id, phys);
                 node_writes.push((s.id(), id, phys));
-            }
-            freed.extend(dirty.freed.iter().copied());
-            per_store.push((s.clone(), map, dirty.freed));
+            })?;
+            freed.extend(dirty_freed.iter().copied());
+            per_store.push((s.clone(), map, dirty_freed));
         }
         // 1b. Move the live nodes of mostly dead packs into this checkpoint's.
         let skip: HashSet<NodeId> = node_writes

@@ -9,14 +9,23 @@
 //! Invariants:
 //! - A `Shared` chunk is never modified; an `Own` chunk exists only as the
 //!   last chunk and belongs to this leaf alone.
-//! - Copying the list turns an `Own` chunk into a `Shared` copy of its bytes
-//!   (the copy must not append to bytes the original may still append to).
+//! - Copying the list copies an `Own` chunk's bytes (the copy must not append
+//!   to bytes the original may still append to): into an `Own` chunk with
+//!   room to append when it is at most [`TAIL_COPY_MAX`] bytes (a leaf changed
+//!   by many transactions keeps one growing tail instead of a chunk per
+//!   transaction), else into a `Shared` one.
 //! - At most [`CAPACITY`] chunks.
 
 use std::sync::Arc;
 
 /// Chunks a list can hold.
 pub const CAPACITY: usize = 5;
+
+/// Largest owned tail a copy keeps owning (and so copies whole).
+pub const TAIL_COPY_MAX: usize = 2048;
+
+/// Room a copied owned tail gets for new values.
+const TAIL_ROOM: usize = 512;
 
 /// One chunk.
 #[derive(Debug, Default)]
@@ -51,6 +60,11 @@ impl Clone for Chunks {
             *dst = match src {
                 Chunk::Empty => Chunk::Empty,
                 Chunk::Shared(b) => Chunk::Shared(b.clone()),
+                Chunk::Own(v) if v.len() <= TAIL_COPY_MAX => {
+                    let mut own = Vec::with_capacity(v.len() + TAIL_ROOM);
+                    own.extend_from_slice(v);
+                    Chunk::Own(own)
+                }
                 Chunk::Own(v) => Chunk::Shared(Arc::from(&v[..])),
             };
         }
@@ -92,9 +106,14 @@ impl Chunks {
     /// The last chunk when this leaf owns it and it has room for `extra`
     /// more bytes without reallocating.
     pub fn tail_with_room(&mut self, extra: usize) -> Option<&mut Vec<u8>> {
+        self.own_tail().filter(|v| v.capacity() - v.len() >= extra)
+    }
+
+    /// The last chunk when this leaf owns it.
+    pub fn own_tail(&mut self) -> Option<&mut Vec<u8>> {
         let last = self.len.checked_sub(1)?;
         match &mut self.list[last] {
-            Chunk::Own(v) if v.capacity() - v.len() >= extra => Some(v),
+            Chunk::Own(v) => Some(v),
             _ => None,
         }
     }
@@ -142,11 +161,20 @@ mod tests {
         let mut tail = Vec::with_capacity(8);
         tail.extend_from_slice(&[3]);
         a.push_own(tail);
-        let b = a.clone();
+        let mut b = a.clone();
         a.tail_with_room(1).expect("room").push(4);
         assert_eq!(a.get(1), &[3, 4]);
         assert_eq!(b.get(1), &[3], "the copy does not see later appends");
-        assert!(b.clone().tail_with_room(0).is_none(), "copies own nothing");
+        b.tail_with_room(1)
+            .expect("a small tail is copied with room")
+            .push(5);
+        assert_eq!((a.get(1), b.get(1)), (&[3, 4][..], &[3, 5][..]));
+        let mut big = Chunks::default();
+        big.push_own(vec![0; TAIL_COPY_MAX + 1]);
+        assert!(
+            big.clone().tail_with_room(0).is_none(),
+            "a big tail is shared"
+        );
         a.push_own(Vec::with_capacity(4));
         assert!(matches!(a.list[1], Chunk::Shared(_)), "older tail frozen");
         assert_eq!(a.sizes().collect::<Vec<_>>(), vec![2, 2, 0]);

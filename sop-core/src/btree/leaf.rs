@@ -157,7 +157,12 @@ impl<K> Leaf<K> {
             CellRef::Inline(b) => (b, false),
             CellRef::Blob(id) => (id.as_bytes(), true),
         };
-        let off = match self.chunks.tail_with_room(bytes.len()) {
+        // Append to the owned tail while it has room or is small (growing a
+        // small tail beats starting a chunk: copies of the leaf copy it).
+        let tail = self.chunks.own_tail().filter(|v| {
+            v.capacity() - v.len() >= bytes.len() || v.len() < crate::btree::chunks::TAIL_COPY_MAX
+        });
+        let off = match tail {
             Some(chunk) => {
                 let off = chunk.len();
                 chunk.extend_from_slice(bytes);

@@ -149,6 +149,8 @@ pub struct TreeView<K, V> {
     pub superseded: Vec<Uuid>,
     /// Memo of clean snapshot nodes this view resolved.
     hot: NodeMemo<K, V>,
+    /// A path buffer an insert gave back, for the next descent.
+    spare_path: Vec<(NodeId, usize)>,
 }
 
 impl<K: Key, V: Value> TreeView<K, V> {
@@ -175,6 +177,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
             epoch: 0,
             superseded: Vec::new(),
             hot,
+            spare_path: Vec::with_capacity(8),
         }
     }
 
@@ -279,7 +282,9 @@ impl<K: Key, V: Value> TreeView<K, V> {
 
     /// Descends to the leaf position of `bound`.
     pub fn seek(&mut self, bound: Bound<'_, K>) -> Step<Located<K, V>> {
-        let mut path = Vec::with_capacity(6);
+        let mut path = std::mem::take(&mut self.spare_path);
+        path.clear();
+        path.reserve(6);
         let mut id = self.root;
         loop {
             let node = self.node(id)?;
@@ -602,12 +607,17 @@ impl<K: Key, V: Value> TreeView<K, V> {
         };
         self.count += 1;
         self.ops.push(Op::Insert(item));
-        if let Some(right) = split {
-            let sep = (right.key(0).clone(), right.id(0));
-            let right_id = self.new_node(Node::leaf(right));
-            self.propagate_split(path, leaf_id, sep, right_id)?;
+        match split {
+            Some(right) => {
+                let sep = (right.key(0).clone(), right.id(0));
+                let right_id = self.new_node(Node::leaf(right));
+                self.propagate_split(path, leaf_id, sep, right_id)
+            }
+            None => {
+                self.spare_path = path;
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     fn propagate_split(

@@ -309,12 +309,12 @@ pub struct NodeWriter {
 
 impl NodeWriter {
     /// Adds a node payload; returns its physical id.
-    pub fn add(&mut self, payload: Vec<u8>) -> Uuid {
+    pub fn add(&mut self, payload: &[u8]) -> Uuid {
         if let Some(p) = self.room(payload.len()) {
-            return p.add(FrameKind::Node, &payload);
+            return p.add(FrameKind::Node, payload);
         }
         let id = Uuid::new_v4();
-        self.blobs.push((id, payload));
+        self.blobs.push((id, payload.to_vec()));
         id
     }
 
