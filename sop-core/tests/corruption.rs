@@ -1,26 +1,12 @@
 //! Damaged bytes are detected and reported (or repaired from a copy), never
 //! returned as data: node blobs, registry blocks, metadata files.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::Path;
+
+use common::files_with_ext;
 use sop_core::{Database, DatabaseOptions, SopError, StoreOptions, TransactionMode};
-
-fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == ext) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 fn flip(path: &Path, offset_from_end: usize) {
     let mut b = std::fs::read(path).expect("read");

@@ -2,28 +2,14 @@
 //! pack file, packs whose nodes are all superseded are deleted, mostly dead
 //! packs are compacted into newer ones, and all of it survives a re-open.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use sop_core::{Database, DatabaseOptions, SopError, StoreOptions, TransactionMode};
 
 fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == ext) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    common::files_with_ext(dir, ext)
 }
 
 fn value(k: u32, round: u32) -> String {

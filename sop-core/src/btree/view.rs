@@ -26,6 +26,7 @@ use crate::btree::store::StoreShared;
 use crate::btree::version::{NodeRef, TreeVersion};
 use crate::error::SopError;
 use crate::id_hash::{IdMap, IdSet};
+use crate::index_spec::Comparator;
 use crate::storage::registry::NodeId;
 use crate::{Key, Value};
 
@@ -186,36 +187,23 @@ impl<K: Key, V: Value> TreeView<K, V> {
         self.ops.is_empty() && self.overlay.is_empty()
     }
 
-    #[inline]
-    fn cmp_pos(&self, a: (&K, &Uuid), b: (&K, &Uuid)) -> Ordering {
-        self.cmp.compare(a.0, b.0).then_with(|| a.1.cmp(b.1))
-    }
-
     /// Index of the first item of `leaf` that is `>= (key, id)`.
     #[inline]
     fn leaf_bound(&self, leaf: &Leaf<K>, key: &K, id: Uuid) -> usize {
-        let keys = leaf.keys();
-        let (mut lo, mut hi) = (0, keys.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let less = match self.cmp.compare(&keys[mid], key) {
-                Ordering::Less => true,
-                Ordering::Greater => false,
-                Ordering::Equal => leaf.id(mid) < id,
-            };
-            if less {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
+        // The order is matched once, outside the search loop.
+        match &self.cmp {
+            Comparator::Natural(f) => leaf_bound_by(leaf, key, id, f),
+            Comparator::Custom(o) => leaf_bound_by(leaf, key, id, |a: &K, b: &K| o.compare(a, b)),
         }
-        lo
     }
 
     /// Index of the child of an internal node that holds `(key, id)`.
     #[inline]
     fn child_index(&self, seps: &[(K, Uuid)], key: &K, id: Uuid) -> usize {
-        seps.partition_point(|(sk, sid)| self.cmp_pos((sk, sid), (key, &id)) != Ordering::Greater)
+        match &self.cmp {
+            Comparator::Natural(f) => child_index_by(seps, key, id, f),
+            Comparator::Custom(o) => child_index_by(seps, key, id, |a: &K, b: &K| o.compare(a, b)),
+        }
     }
 
     /// Compares keys with the store's order.
@@ -865,6 +853,39 @@ impl<K: Key, V: Value> TreeView<K, V> {
             }
         }
     }
+}
+
+/// Index of the first item of `leaf` that is `>= (key, id)` under `cmp`.
+#[inline]
+fn leaf_bound_by<K>(leaf: &Leaf<K>, key: &K, id: Uuid, cmp: impl Fn(&K, &K) -> Ordering) -> usize {
+    let keys = leaf.keys();
+    let (mut lo, mut hi) = (0, keys.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let less = match cmp(&keys[mid], key) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => leaf.id(mid) < id,
+        };
+        if less {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Index of the child holding `(key, id)`: the number of separators
+/// `<= (key, id)` under `cmp`.
+#[inline]
+fn child_index_by<K>(
+    seps: &[(K, Uuid)],
+    key: &K,
+    id: Uuid,
+    cmp: impl Fn(&K, &K) -> Ordering,
+) -> usize {
+    seps.partition_point(|(sk, sid)| cmp(sk, key).then_with(|| sid.cmp(&id)) != Ordering::Greater)
 }
 
 fn merge_nodes<K: Clone, V>(l: &Node<K, V>, r: &Node<K, V>, sep: (K, Uuid)) -> Node<K, V> {
