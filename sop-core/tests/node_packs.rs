@@ -88,8 +88,8 @@ async fn packs_are_written_per_checkpoint_collected_and_compacted() -> Result<()
     assert!(report.nodes_checked > 200);
     db.close().await?;
 
-    // After a re-open the live counts are learnt from the registry: packs
-    // keep being collected.
+    // After a re-open (no garbage remembered) which packs are live is read
+    // from the registry: packs keep being collected.
     let db = Database::open(DatabaseOptions::new(dir.path())).await?;
     check_all(&db, n, round_of).await?;
     let before = files(dir.path(), "pack");

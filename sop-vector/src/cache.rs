@@ -2,19 +2,20 @@
 //!
 //! - **Codebooks** ([`CentroidSet`]) keyed by `(domain uuid, version, centroids store
 //!   snapshot version)`: valid for exactly one committed state of `centroids_vN`.
-//! - **Bucket slabs** ([`Bucket`]) keyed by `(domain uuid, version, centroid id)` and tagged with
+//! - **Buckets** ([`Bucket`]) keyed by `(domain uuid, version, centroid id)` and tagged with
 //!   the bucket's `epoch` (see [`crate::schema`]): a hit needs the epoch read in the caller's
 //!   transaction to match, so a commit that changes a bucket invalidates only that bucket.
 //!
 //! Entries are only inserted from clean (unchanged in the transaction) stores, so a cache entry
-//! never holds uncommitted data. The slab cache is bounded by a float budget
-//! ([`set_slab_budget`]); when full, arbitrary entries are evicted.
+//! never holds uncommitted data. The bucket cache is bounded by a byte budget
+//! ([`set_slab_budget`]); when full, arbitrary entries are evicted. Entries are grouped per
+//! domain instance, so a lookup borrows the uuid and allocates nothing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use crate::bucket::Bucket;
 use crate::centroids::Centroids;
-use crate::packed::PackedSlab;
 
 /// A loaded codebook with per-centroid bookkeeping (parallel vectors, index = codebook row).
 #[derive(Clone, Debug)]
@@ -43,30 +44,18 @@ impl CentroidSet {
     }
 }
 
-/// One bucket's live vectors in scan order (ascending distance to the centroid).
-#[derive(Debug)]
-pub struct Bucket {
-    /// Item ids, row-aligned with `slab`.
-    pub ids: Vec<String>,
-    /// Distance of each row to the centroid (ascending).
-    pub distances: Vec<f32>,
-    /// The vectors, packed for the block kernels.
-    pub slab: PackedSlab,
-}
+type CodebookKey = (u32, u64);
+type BucketKey = (u32, u32);
 
-impl Bucket {
-    /// Floats held (for the budget).
-    fn weight(&self) -> usize {
-        self.slab.blocks() * self.slab.dim() * crate::packed::BLOCK + self.ids.len() * 8
-    }
-}
-
-type CodebookKey = (String, u32, u64);
-type BucketKey = (String, u32, u32);
-
-struct Caches {
+/// Caches of one domain instance (keyed by its uuid).
+#[derive(Default)]
+struct DomainCaches {
     codebooks: HashMap<CodebookKey, Arc<CentroidSet>>,
     buckets: HashMap<BucketKey, (u64, Arc<Bucket>)>,
+}
+
+struct Caches {
+    domains: HashMap<String, DomainCaches>,
     weight: usize,
     budget: usize,
 }
@@ -76,42 +65,43 @@ fn caches() -> MutexGuard<'static, Caches> {
     CACHES
         .get_or_init(|| {
             Mutex::new(Caches {
-                codebooks: HashMap::new(),
-                buckets: HashMap::new(),
+                domains: HashMap::new(),
                 weight: 0,
-                budget: 512 << 20,
+                budget: 2 << 30,
             })
         })
         .lock()
         .unwrap_or_else(|p| p.into_inner())
 }
 
-/// Sets the slab cache budget in floats (default 512 Mi floats = 2 GiB).
-pub fn set_slab_budget(floats: usize) {
-    caches().budget = floats;
+/// Sets the bucket cache budget in bytes (default 2 GiB).
+pub fn set_slab_budget(bytes: usize) {
+    caches().budget = bytes;
 }
 
 /// A cached codebook.
 pub fn codebook(uuid: &str, version: u32, snapshot: u64) -> Option<Arc<CentroidSet>> {
     caches()
+        .domains
+        .get(uuid)?
         .codebooks
-        .get(&(uuid.to_string(), version, snapshot))
+        .get(&(version, snapshot))
         .cloned()
 }
 
 /// Caches a codebook (replacing older snapshots of the same version).
 pub fn put_codebook(uuid: &str, version: u32, snapshot: u64, set: Arc<CentroidSet>) {
     let mut c = caches();
-    c.codebooks
-        .retain(|k, _| !(k.0 == uuid && k.1 == version && k.2 < snapshot));
-    c.codebooks
-        .insert((uuid.to_string(), version, snapshot), set);
+    let d = c.domains.entry(uuid.to_string()).or_default();
+    d.codebooks
+        .retain(|k, _| !(k.0 == version && k.1 < snapshot));
+    d.codebooks.insert((version, snapshot), set);
 }
 
 /// A cached bucket, if its epoch is `epoch`.
 pub fn bucket(uuid: &str, version: u32, centroid: u32, epoch: u64) -> Option<Arc<Bucket>> {
     let c = caches();
-    match c.buckets.get(&(uuid.to_string(), version, centroid)) {
+    match c.domains.get(uuid)?.buckets.get(&(version, centroid)) {
         Some((e, b)) if *e == epoch => Some(b.clone()),
         _ => None,
     }
@@ -119,37 +109,44 @@ pub fn bucket(uuid: &str, version: u32, centroid: u32, epoch: u64) -> Option<Arc
 
 /// Caches a bucket at `epoch`, evicting entries beyond the budget.
 pub fn put_bucket(uuid: &str, version: u32, centroid: u32, epoch: u64, bucket: Arc<Bucket>) {
-    let mut c = caches();
-    let w = bucket.weight();
+    let mut guard = caches();
+    let c = &mut *guard;
+    let w = bucket.bytes();
     if w > c.budget {
         return;
     }
-    if let Some((_, old)) = c
-        .buckets
-        .insert((uuid.to_string(), version, centroid), (epoch, bucket))
-    {
-        c.weight -= old.weight();
+    let d = c.domains.entry(uuid.to_string()).or_default();
+    if let Some((_, old)) = d.buckets.insert((version, centroid), (epoch, bucket)) {
+        c.weight -= old.bytes();
     }
     c.weight += w;
     while c.weight > c.budget {
-        let Some(k) = c.buckets.keys().next().cloned() else {
+        let victim = c
+            .domains
+            .iter()
+            .find_map(|(u, d)| d.buckets.keys().next().map(|k| (u.clone(), *k)));
+        let Some((u, k)) = victim else {
             break;
         };
-        if let Some((_, old)) = c.buckets.remove(&k) {
-            c.weight -= old.weight();
+        if let Some((_, old)) = c.domains.get_mut(&u).and_then(|d| d.buckets.remove(&k)) {
+            c.weight -= old.bytes();
         }
     }
 }
 
 /// Drops every cached entry of a domain version (after a rebuild retires it).
 pub fn forget_version(uuid: &str, version: u32) {
-    let mut c = caches();
-    c.codebooks.retain(|k, _| !(k.0 == uuid && k.1 == version));
+    let mut guard = caches();
+    let c = &mut *guard;
+    let Some(d) = c.domains.get_mut(uuid) else {
+        return;
+    };
+    d.codebooks.retain(|k, _| k.0 != version);
     let mut freed = 0;
-    c.buckets.retain(|k, (_, b)| {
-        let keep = !(k.0 == uuid && k.1 == version);
+    d.buckets.retain(|k, (_, b)| {
+        let keep = k.0 != version;
         if !keep {
-            freed += b.weight();
+            freed += b.bytes();
         }
         keep
     });

@@ -175,13 +175,13 @@ impl Centroids {
         best
     }
 
-    /// Best `(label, x·c + bias)` for two rows in one pass over the codebook; bit-identical
-    /// to two calls of [`Self::best_one`].
+    /// Best `(label, x·c + bias)` for four rows in one pass over the codebook; bit-identical
+    /// to four calls of [`Self::best_one`].
     #[inline]
-    fn best_two(&self, x0: &[f32], x1: &[f32]) -> [(u32, f32); 2] {
-        let mut best = [(0u32, f32::NEG_INFINITY); 2];
+    fn best_four(&self, x: [&[f32]; 4]) -> [(u32, f32); 4] {
+        let mut best = [(0u32, f32::NEG_INFINITY); 4];
         for b in 0..self.packed.blocks() {
-            let s = packed::dot_block2(x0, x1, self.packed.block(b));
+            let s = packed::dot_block4(x, self.packed.block(b));
             let bias = &self.bias[b * BLOCK..(b + 1) * BLOCK];
             for (r, sr) in s.iter().enumerate() {
                 for j in 0..BLOCK {
@@ -266,16 +266,18 @@ impl Centroids {
             };
             let m = part.len();
             let mut i = 0;
-            while i + 1 < m {
-                let (x0, x1) = (row(i), row(i + 1));
-                let [b0, b1] = self.best_two(x0, x1);
-                part[i] = finish(x0, b0);
-                part[i + 1] = finish(x1, b1);
-                i += 2;
+            while i + 3 < m {
+                let x = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+                let best = self.best_four(x);
+                for r in 0..4 {
+                    part[i + r] = finish(x[r], best[r]);
+                }
+                i += 4;
             }
-            if i < m {
+            while i < m {
                 let x = row(i);
                 part[i] = finish(x, self.best_one(x));
+                i += 1;
             }
         });
         let (labels, scores) = pairs.into_iter().unzip();

@@ -3,7 +3,8 @@
 //! Owns the hot inner loops of the crate. The kernels are plain safe Rust written so that the
 //! compiler auto-vectorises them: each keeps [`LANES`] independent `f32` accumulators (a fixed
 //! array updated lane by lane over `chunks_exact`), which breaks the loop-carried dependency
-//! of a naive sum and maps onto SIMD registers. The tail (`len % LANES` components) is summed
+//! of a naive sum and maps onto SIMD registers; each kernel is also built for AVX2 and picked at
+//! run time ([`crate::simd`]). The tail (`len % LANES` components) is summed
 //! scalar. Accumulators are reduced pairwise in a fixed order, so results are deterministic
 //! for given inputs (but may differ from a naive left-to-right sum in the last bits).
 //!
@@ -40,70 +41,73 @@ fn check_len(a: &[f32], b: &[f32]) {
     );
 }
 
-/// Dot product `Σ a[i]·b[i]`.
-///
-/// # Panics
-/// If `a.len() != b.len()`.
-#[inline]
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    check_len(a, b);
-    let mut acc = [0.0f32; LANES];
-    let ac = a.chunks_exact(LANES);
-    let bc = b.chunks_exact(LANES);
-    let (ar, br) = (ac.remainder(), bc.remainder());
-    for (x, y) in ac.zip(bc) {
-        for i in 0..LANES {
-            acc[i] += x[i] * y[i];
+crate::simd::multiversion! {
+    /// Dot product `Σ a[i]·b[i]`.
+    ///
+    /// # Panics
+    /// If `a.len() != b.len()`.
+    pub fn dot / dot_portable(a: &[f32], b: &[f32]) -> f32 {
+        check_len(a, b);
+        let mut acc = [0.0f32; LANES];
+        let ac = a.chunks_exact(LANES);
+        let bc = b.chunks_exact(LANES);
+        let (ar, br) = (ac.remainder(), bc.remainder());
+        for (x, y) in ac.zip(bc) {
+            for i in 0..LANES {
+                acc[i] += x[i] * y[i];
+            }
         }
+        let mut sum = reduce(acc);
+        for (x, y) in ar.iter().zip(br) {
+            sum += x * y;
+        }
+        sum
     }
-    let mut sum = reduce(acc);
-    for (x, y) in ar.iter().zip(br) {
-        sum += x * y;
-    }
-    sum
 }
 
-/// Squared Euclidean distance `Σ (a[i]−b[i])²`.
-///
-/// # Panics
-/// If `a.len() != b.len()`.
-#[inline]
-pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
-    check_len(a, b);
-    let mut acc = [0.0f32; LANES];
-    let ac = a.chunks_exact(LANES);
-    let bc = b.chunks_exact(LANES);
-    let (ar, br) = (ac.remainder(), bc.remainder());
-    for (x, y) in ac.zip(bc) {
-        for i in 0..LANES {
-            let d = x[i] - y[i];
-            acc[i] += d * d;
+crate::simd::multiversion! {
+    /// Squared Euclidean distance `Σ (a[i]−b[i])²`.
+    ///
+    /// # Panics
+    /// If `a.len() != b.len()`.
+    pub fn l2_squared / l2_squared_portable(a: &[f32], b: &[f32]) -> f32 {
+        check_len(a, b);
+        let mut acc = [0.0f32; LANES];
+        let ac = a.chunks_exact(LANES);
+        let bc = b.chunks_exact(LANES);
+        let (ar, br) = (ac.remainder(), bc.remainder());
+        for (x, y) in ac.zip(bc) {
+            for i in 0..LANES {
+                let d = x[i] - y[i];
+                acc[i] += d * d;
+            }
         }
+        let mut sum = reduce(acc);
+        for (x, y) in ar.iter().zip(br) {
+            let d = x - y;
+            sum += d * d;
+        }
+        sum
     }
-    let mut sum = reduce(acc);
-    for (x, y) in ar.iter().zip(br) {
-        let d = x - y;
-        sum += d * d;
-    }
-    sum
 }
 
-/// Squared Euclidean norm `Σ a[i]²`.
-#[inline]
-pub fn norm_squared(a: &[f32]) -> f32 {
-    let mut acc = [0.0f32; LANES];
-    let ac = a.chunks_exact(LANES);
-    let ar = ac.remainder();
-    for x in ac {
-        for i in 0..LANES {
-            acc[i] += x[i] * x[i];
+crate::simd::multiversion! {
+    /// Squared Euclidean norm `Σ a[i]²`.
+    pub fn norm_squared / norm_squared_portable(a: &[f32]) -> f32 {
+        let mut acc = [0.0f32; LANES];
+        let ac = a.chunks_exact(LANES);
+        let ar = ac.remainder();
+        for x in ac {
+            for i in 0..LANES {
+                acc[i] += x[i] * x[i];
+            }
         }
+        let mut sum = reduce(acc);
+        for x in ar {
+            sum += x * x;
+        }
+        sum
     }
-    let mut sum = reduce(acc);
-    for x in ar {
-        sum += x * x;
-    }
-    sum
 }
 
 /// Euclidean norm `√Σ a[i]²`.
@@ -179,6 +183,16 @@ mod tests {
             assert!(
                 close(norm_squared(&a), naive_dot(&a, &a), scale),
                 "norm n={n}"
+            );
+            // The AVX2 and portable builds agree bit for bit.
+            assert_eq!(dot(&a, &b).to_bits(), dot_portable(&a, &b).to_bits());
+            assert_eq!(
+                l2_squared(&a, &b).to_bits(),
+                l2_squared_portable(&a, &b).to_bits()
+            );
+            assert_eq!(
+                norm_squared(&a).to_bits(),
+                norm_squared_portable(&a).to_bits()
             );
         }
     }

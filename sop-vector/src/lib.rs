@@ -7,6 +7,7 @@
 //! - Engine-independent parts: metrics and distance kernels, validation, k-means, top-k
 //!   selection, `.fvecs`/`.ivecs` I/O, synthetic data and exact ground truth.
 
+pub mod bucket;
 pub mod cache;
 pub mod centroids;
 pub mod config;
@@ -21,9 +22,12 @@ pub mod maintain;
 pub mod metric;
 pub mod packed;
 pub mod parallel;
+pub mod quant;
 pub mod query;
 pub mod rebuild;
+pub mod scan;
 pub mod schema;
+pub mod simd;
 pub mod slab;
 pub mod split;
 pub mod store;

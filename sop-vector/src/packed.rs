@@ -98,89 +98,116 @@ fn check(x: &[f32], block: &[f32]) {
     );
 }
 
-/// Dot products of `x` with the [`BLOCK`] rows of a packed block.
-///
-/// # Panics
-/// If `block.len() != x.len() * BLOCK`.
-// Kept out of line on purpose: inlined into a caller's loop, LLVM's SLP vectoriser has
-// been seen to transpose this loop into shuffles, running ~3x slower.
-#[inline(never)]
-pub fn dot_block(x: &[f32], block: &[f32]) -> [f32; BLOCK] {
-    check(x, block);
-    let mut acc = [0f32; BLOCK];
-    for (&xd, col) in x.iter().zip(block.chunks_exact(BLOCK)) {
-        for j in 0..BLOCK {
-            acc[j] += xd * col[j];
+crate::simd::multiversion! {
+    /// Dot products of `x` with the [`BLOCK`] rows of a packed block.
+    ///
+    /// # Panics
+    /// If `block.len() != x.len() * BLOCK`.
+    pub fn dot_block / dot_block_portable(x: &[f32], block: &[f32]) -> [f32; BLOCK] {
+        check(x, block);
+        let mut acc = [0f32; BLOCK];
+        for (&xd, col) in x.iter().zip(block.chunks_exact(BLOCK)) {
+            for j in 0..BLOCK {
+                acc[j] += xd * col[j];
+            }
         }
+        acc
     }
-    acc
 }
 
-/// Dot products of two queries with the rows of a packed block (one pass over the block).
-///
-/// # Panics
-/// If either query does not match the block.
-// Kept out of line on purpose: inlined into a caller's loop, LLVM's SLP vectoriser has
-// been seen to transpose this loop into shuffles, running ~3x slower.
-#[inline(never)]
-pub fn dot_block2(x0: &[f32], x1: &[f32], block: &[f32]) -> [[f32; BLOCK]; 2] {
-    check(x0, block);
-    check(x1, block);
-    let mut a0 = [0f32; BLOCK];
-    let mut a1 = [0f32; BLOCK];
-    for ((&u, &v), col) in x0.iter().zip(x1).zip(block.chunks_exact(BLOCK)) {
-        for j in 0..BLOCK {
-            a0[j] += u * col[j];
+crate::simd::multiversion! {
+    /// Dot products of two queries with the rows of a packed block (one pass over the block).
+    ///
+    /// # Panics
+    /// If either query does not match the block.
+    pub fn dot_block2 / dot_block2_portable(
+        x0: &[f32],
+        x1: &[f32],
+        block: &[f32],
+    ) -> [[f32; BLOCK]; 2] {
+        check(x0, block);
+        check(x1, block);
+        let mut a0 = [0f32; BLOCK];
+        let mut a1 = [0f32; BLOCK];
+        for ((&u, &v), col) in x0.iter().zip(x1).zip(block.chunks_exact(BLOCK)) {
+            for j in 0..BLOCK {
+                a0[j] += u * col[j];
+            }
+            for j in 0..BLOCK {
+                a1[j] += v * col[j];
+            }
         }
-        for j in 0..BLOCK {
-            a1[j] += v * col[j];
-        }
+        [a0, a1]
     }
-    [a0, a1]
 }
 
-/// Squared L2 distances of `x` to the rows of a packed block.
-///
-/// # Panics
-/// If `block.len() != x.len() * BLOCK`.
-// Kept out of line on purpose: inlined into a caller's loop, LLVM's SLP vectoriser has
-// been seen to transpose this loop into shuffles, running ~3x slower.
-#[inline(never)]
-pub fn l2_block(x: &[f32], block: &[f32]) -> [f32; BLOCK] {
-    check(x, block);
-    let mut acc = [0f32; BLOCK];
-    for (&xd, col) in x.iter().zip(block.chunks_exact(BLOCK)) {
-        for j in 0..BLOCK {
-            let t = xd - col[j];
-            acc[j] += t * t;
+crate::simd::multiversion! {
+    /// Dot products of four queries with the rows of a packed block (one pass over the block;
+    /// eight independent SIMD accumulators, the k-means assignment kernel).
+    ///
+    /// # Panics
+    /// If a query does not match the block.
+    pub fn dot_block4 / dot_block4_portable(x: [&[f32]; 4], block: &[f32]) -> [[f32; BLOCK]; 4] {
+        for q in x {
+            check(q, block);
         }
+        let mut acc = [[0f32; BLOCK]; 4];
+        for (d, col) in block.chunks_exact(BLOCK).enumerate() {
+            let v = [x[0][d], x[1][d], x[2][d], x[3][d]];
+            for r in 0..4 {
+                for j in 0..BLOCK {
+                    acc[r][j] += v[r] * col[j];
+                }
+            }
+        }
+        acc
     }
-    acc
 }
 
-/// Squared L2 distances of two queries to the rows of a packed block.
-///
-/// # Panics
-/// If either query does not match the block.
-// Kept out of line on purpose: inlined into a caller's loop, LLVM's SLP vectoriser has
-// been seen to transpose this loop into shuffles, running ~3x slower.
-#[inline(never)]
-pub fn l2_block2(x0: &[f32], x1: &[f32], block: &[f32]) -> [[f32; BLOCK]; 2] {
-    check(x0, block);
-    check(x1, block);
-    let mut a0 = [0f32; BLOCK];
-    let mut a1 = [0f32; BLOCK];
-    for ((&u, &v), col) in x0.iter().zip(x1).zip(block.chunks_exact(BLOCK)) {
-        for j in 0..BLOCK {
-            let t = u - col[j];
-            a0[j] += t * t;
+crate::simd::multiversion! {
+    /// Squared L2 distances of `x` to the rows of a packed block.
+    ///
+    /// # Panics
+    /// If `block.len() != x.len() * BLOCK`.
+    pub fn l2_block / l2_block_portable(x: &[f32], block: &[f32]) -> [f32; BLOCK] {
+        check(x, block);
+        let mut acc = [0f32; BLOCK];
+        for (&xd, col) in x.iter().zip(block.chunks_exact(BLOCK)) {
+            for j in 0..BLOCK {
+                let t = xd - col[j];
+                acc[j] += t * t;
+            }
         }
-        for j in 0..BLOCK {
-            let t = v - col[j];
-            a1[j] += t * t;
-        }
+        acc
     }
-    [a0, a1]
+}
+
+crate::simd::multiversion! {
+    /// Squared L2 distances of two queries to the rows of a packed block.
+    ///
+    /// # Panics
+    /// If either query does not match the block.
+    pub fn l2_block2 / l2_block2_portable(
+        x0: &[f32],
+        x1: &[f32],
+        block: &[f32],
+    ) -> [[f32; BLOCK]; 2] {
+        check(x0, block);
+        check(x1, block);
+        let mut a0 = [0f32; BLOCK];
+        let mut a1 = [0f32; BLOCK];
+        for ((&u, &v), col) in x0.iter().zip(x1).zip(block.chunks_exact(BLOCK)) {
+            for j in 0..BLOCK {
+                let t = u - col[j];
+                a0[j] += t * t;
+            }
+            for j in 0..BLOCK {
+                let t = v - col[j];
+                a1[j] += t * t;
+            }
+        }
+        [a0, a1]
+    }
 }
 
 #[cfg(test)]
@@ -205,9 +232,17 @@ mod tests {
                 let l = l2_block(&x0, blk);
                 let d2 = dot_block2(&x0, &x1, blk);
                 let l2 = l2_block2(&x0, &x1, blk);
-                // Same arithmetic in one- and two-query kernels: bit-identical.
+                // Same arithmetic in one-, two- and four-query kernels and in the portable
+                // and AVX2 builds: bit-identical.
                 assert_eq!(d, d2[0]);
                 assert_eq!(l, l2[0]);
+                let d4 = dot_block4([&x1, &x0, &x1, &x0], blk);
+                assert_eq!((d4[1], d4[2]), (d, d2[1]));
+                assert_eq!(d4, dot_block4_portable([&x1, &x0, &x1, &x0], blk));
+                assert_eq!(d, dot_block_portable(&x0, blk));
+                assert_eq!(d2, dot_block2_portable(&x0, &x1, blk));
+                assert_eq!(l, l2_block_portable(&x0, blk));
+                assert_eq!(l2, l2_block2_portable(&x0, &x1, blk));
                 for j in 0..BLOCK {
                     let i = b * BLOCK + j;
                     if i >= n {

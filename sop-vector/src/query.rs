@@ -1,15 +1,15 @@
 //! Search: [`VectorStore::query`] and payload [`Filter`]s.
 //!
 //! A query probes the `nprobe` centroids nearest to the (prepared) query vector, best first.
-//! Each probed bucket is scanned from a contiguous [`crate::PackedSlab`] of its live vectors,
-//! served from the process cache while the bucket's epoch is unchanged (see [`crate::cache`]),
-//! otherwise read from `vecs_vN` (tombstones skipped). Bucket rows are in ascending distance to
-//! their centroid, so once `k` candidates are held, **triangle-inequality pruning** restricts
-//! the scan to rows with `|d(x,c) − d(q,c)| ≤ d_k` (`d_k` the Euclidean distance of the current
-//! k-th candidate): cosine and L2 only, exact (never loses a result).
+//! Each probed bucket is a [`Bucket`] of its live rows, served from the process cache while
+//! the bucket's epoch is unchanged (see [`crate::cache`]), otherwise read from `vecs_vN`
+//! (tombstones skipped).
 //!
-//! Without a filter the `k` best rows are kept in a heap; with a filter every candidate is
-//! ranked and payloads are read in rank order until `k` pass. Results never repeat an id.
+//! Without a filter the buckets go through a [`Scan`]: triangle-inequality pruning on the
+//! stored distances, an 8-bit pre-filter with a rigorous bound, exact scores for the rows that
+//! can still enter the top `k` — the result of an exact scan of the probed buckets. With a
+//! filter every candidate is scored exactly and ranked, and payloads are read in rank order
+//! until `k` pass. Results never repeat an id.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -19,14 +19,14 @@ use futures::StreamExt;
 use serde_json::{Map, Value};
 use sop_core::Direction;
 
-use crate::cache::{self, Bucket, CentroidSet};
-use crate::error::{Ctx, Result};
-use crate::packed::{self, PackedSlab, BLOCK};
+use crate::bucket::{Bucket, BucketBuilder};
+use crate::cache::{self, CentroidSet};
+use crate::error::{Ctx, Result, VectorError};
+use crate::scan::{RowRef, Scan};
 use crate::schema::{DataKey, VecKey};
 use crate::store::VectorStore;
-use crate::topk::{Scored, TopK};
+use crate::topk::Scored;
 use crate::validate::prepare_vector;
-use crate::Metric;
 
 /// One search result.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,26 +82,8 @@ impl Filter {
     }
 }
 
-/// Euclidean distance from a score between prepared vectors (`None` for dot).
-fn score_to_distance(metric: Metric, score: f32) -> Option<f32> {
-    match metric {
-        Metric::Cosine => Some((2.0 - 2.0 * score).max(0.0).sqrt()),
-        Metric::L2 => Some((-score).max(0.0).sqrt()),
-        Metric::Dot => None,
-    }
-}
-
-/// Scores one packed block.
-#[inline]
-fn score_block(metric: Metric, q: &[f32], block: &[f32]) -> [f32; BLOCK] {
-    match metric {
-        Metric::L2 => packed::l2_block(q, block).map(|x| -x),
-        Metric::Cosine | Metric::Dot => packed::dot_block(q, block),
-    }
-}
-
 impl VectorStore {
-    /// Bucket `row` of `set`: cached slab, or read from `vecs_vN`.
+    /// Bucket `row` of `set`: cached, or read from `vecs_vN`.
     async fn bucket(&self, set: &CentroidSet, row: usize) -> Result<Arc<Bucket>> {
         let (c, epoch) = (set.ids[row], set.epochs[row]);
         let (uuid, version) = (&self.config.uuid, self.config.active_version);
@@ -112,9 +94,13 @@ impl VectorStore {
                 return Ok(b);
             }
         }
-        let mut ids = Vec::new();
-        let mut distances = Vec::new();
-        let mut flat = Vec::new();
+        let Some(codebook) = set.codebook.as_ref() else {
+            return Err(VectorError::Inconsistent {
+                domain: self.domain.clone(),
+                reason: format!("bucket {c} read without a codebook"),
+            });
+        };
+        let mut builder = BucketBuilder::new(codebook.get(row));
         let mut rows = std::pin::pin!(self.vecs.range(
             VecKey::bucket_start(c)..VecKey::bucket_start(c + 1),
             Direction::Forward
@@ -122,16 +108,10 @@ impl VectorStore {
         while let Some(r) = rows.next().await {
             let (k, v) = r.ctx(&self.domain, self.vecs.name())?;
             if !k.deleted {
-                flat.extend_from_slice(&v);
-                distances.push(k.distance.0);
-                ids.push(k.id);
+                builder.push(&k.id, k.distance.0, &v)?;
             }
         }
-        let bucket = Arc::new(Bucket {
-            ids,
-            distances,
-            slab: PackedSlab::from_rows(self.config.dimensions, &flat)?,
-        });
+        let bucket = Arc::new(builder.finish()?);
         if clean {
             cache::put_bucket(uuid, version, c, epoch, bucket.clone());
         }
@@ -167,21 +147,19 @@ impl VectorStore {
         for p in &probes {
             buckets.push(self.bucket(&set, p.id as usize).await?);
         }
-        let ranked: Vec<Scored<(u32, u32)>> = match filter {
+        let mut scan = Scan::new(&q, metric, k, self.prune);
+        let ranked: Vec<Scored<RowRef>> = match filter {
             None => {
-                let mut top = TopK::new(k);
-                self.scan(&q, &probes, &buckets, |s, id| {
-                    top.push(s, id);
-                    top.threshold()
-                });
-                top.into_sorted_vec()
+                for (i, b) in buckets.iter().enumerate() {
+                    scan.bucket(i as u32, b);
+                }
+                scan.into_sorted_vec()
             }
             Some(_) => {
                 let mut all = Vec::new();
-                self.scan(&q, &probes, &buckets, |score, id| {
-                    all.push(Scored { score, id });
-                    None
-                });
+                for (i, b) in buckets.iter().enumerate() {
+                    scan.bucket_all(i as u32, b, &mut all);
+                }
                 all.sort_unstable_by(crate::topk::rank_cmp);
                 all
             }
@@ -189,49 +167,10 @@ impl VectorStore {
         self.resolve(ranked, &buckets, k, filter).await
     }
 
-    /// Scores the probed buckets; `push` returns the current k-th score (for pruning).
-    fn scan(
-        &self,
-        q: &[f32],
-        probes: &[Scored<u32>],
-        buckets: &[Arc<Bucket>],
-        mut push: impl FnMut(f32, (u32, u32)) -> Option<f32>,
-    ) {
-        let metric = self.config.metric;
-        let centroid_metric = if metric.is_spherical() {
-            Metric::Cosine
-        } else {
-            Metric::L2
-        };
-        let mut threshold: Option<f32> = None;
-        for (pi, (probe, bucket)) in probes.iter().zip(buckets).enumerate() {
-            let (mut lo, mut hi) = (0, bucket.ids.len());
-            if self.prune {
-                let dq = score_to_distance(centroid_metric, probe.score);
-                let dk = threshold.and_then(|t| score_to_distance(metric, t));
-                if let (Some(dq), Some(dk)) = (dq, dk) {
-                    let slack = dk + 1e-3 * (1.0 + dq);
-                    lo = bucket.distances.partition_point(|&d| d < dq - slack);
-                    hi = bucket.distances.partition_point(|&d| d <= dq + slack);
-                }
-            }
-            if lo >= hi {
-                continue;
-            }
-            for b in lo / BLOCK..hi.div_ceil(BLOCK) {
-                let scores = score_block(metric, q, bucket.slab.block(b));
-                let rows = (b * BLOCK..(b + 1) * BLOCK).zip(scores);
-                for (row, s) in rows.take_while(|(r, _)| *r < bucket.ids.len()) {
-                    threshold = push(s, (pi as u32, row as u32)).or(threshold);
-                }
-            }
-        }
-    }
-
     /// Turns ranked rows into hits: dedup, payload fetch, filter.
     async fn resolve(
         &self,
-        ranked: Vec<Scored<(u32, u32)>>,
+        ranked: Vec<Scored<RowRef>>,
         buckets: &[Arc<Bucket>],
         k: usize,
         filter: Option<&Filter>,
@@ -239,13 +178,13 @@ impl VectorStore {
         let mut seen = HashSet::new();
         let mut hits = Vec::with_capacity(k);
         for s in ranked {
-            let id = &buckets[s.id.0 as usize].ids[s.id.1 as usize];
-            if !seen.insert(id.as_str()) {
+            let id = buckets[s.id.0 as usize].id(s.id.1 as usize);
+            if !seen.insert(id) {
                 continue;
             }
             let payload = self
                 .data
-                .get(&DataKey::probe(id.as_str()))
+                .get(&DataKey::probe(id))
                 .await
                 .ctx(&self.domain, self.data.name())?
                 .unwrap_or(Value::Null);
@@ -253,7 +192,7 @@ impl VectorStore {
                 continue;
             }
             hits.push(Hit {
-                id: id.clone(),
+                id: id.to_string(),
                 score: s.score,
                 payload,
             });

@@ -12,8 +12,6 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use parking_lot::RwLock;
 use uuid::Uuid;
 
@@ -21,15 +19,15 @@ use crate::btree::item::{decode_node, encode_node_into, Leaf, Node};
 use crate::btree::ops::decode_ops;
 use crate::btree::version::{NodeRef, TreeVersion};
 use crate::btree::view::{Interrupt, Step, TreeView};
-use crate::engine::Engine;
+use crate::engine::{Engine, PendingOps};
 use crate::error::{Result, SopError};
-use crate::id_hash::IdMap;
 use crate::index_spec::Comparator;
 use crate::options::StoreOptions;
 use crate::storage::catalog::StoreInfo;
 use crate::storage::frame::FrameKind;
 use crate::storage::registry::NodeId;
 use crate::{Key, Value};
+use futures::future::BoxFuture;
 
 /// Receives each dirty node's encoded payload during a checkpoint.
 pub type DirtySink<'a> = dyn FnMut(NodeId, &[u8]) + 'a;
@@ -50,12 +48,14 @@ pub trait ErasedStore: Send + Sync + 'static {
     fn collect_dirty(&self, sink: &mut DirtySink<'_>) -> Result<Vec<NodeId>>;
     /// Replaces dirty references by flushed ones after a checkpoint.
     fn install_flushed(&self, flushed: &HashMap<NodeId, Uuid>, freed: &[NodeId]);
-    /// A checkpoint is about to point node `id` away from `physical` (or
-    /// delete it): snapshots that resolve the node through the registry keep
-    /// reading `physical` (see [`StoreShared::opened`]).
-    fn keep_open_physical(&self, id: NodeId, physical: Uuid);
-    /// A checkpoint moves node `id`'s unchanged content from `old` to `new`.
-    fn moved_physical(&self, id: NodeId, old: Uuid, new: Uuid);
+    /// Replays logged ops onto the newest version, one version per record
+    /// (clustered mode: records other processes committed).
+    fn replay_logged(self: Arc<Self>, pending: Vec<PendingOps>) -> BoxFuture<'static, Result<()>>;
+    /// Restarts from the checkpointed tree of `info` under the engine's
+    /// current registry, forgetting every in-memory change (clustered mode:
+    /// another process checkpointed a state that includes all of them).
+    /// Transactions holding older versions keep reading those.
+    fn reset_to_checkpoint(&self, info: &StoreInfo);
 }
 
 /// One store, shared by every transaction of the process.
@@ -74,57 +74,43 @@ pub struct StoreShared<K, V> {
     pub committed: RwLock<Arc<TreeVersion<K, V>>>,
     /// Held while committing to this store.
     pub commit_lock: Arc<tokio::sync::Mutex<()>>,
-    /// For nodes a checkpoint re-pointed or deleted since the store was
-    /// opened: the physical id holding their content as of the open. A
-    /// version without an entry for a node has not seen it change since the
-    /// open, so it must read this copy, not the registry's newest one. The
-    /// copy stays on disk while such a version can be read: it was retired
-    /// with the generation of the checkpoint that superseded it.
-    pub opened: RwLock<IdMap<NodeId, Uuid>>,
-    has_opened: AtomicBool,
 }
 
 impl<K: Key, V: Value> StoreShared<K, V> {
     /// A store whose committed state is `info` (root and count) with no
     /// changes since the last checkpoint.
     pub fn new(engine: Arc<Engine>, info: &StoreInfo, order: Comparator<K>) -> Self {
+        StoreShared {
+            name: info.name.clone(),
+            id: info.id,
+            options: info.options.clone(),
+            order,
+            committed: RwLock::new(Arc::new(Self::checkpointed_version(&engine, info))),
+            engine,
+            commit_lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// The version holding exactly the checkpointed tree of `info`.
+    fn checkpointed_version(engine: &Engine, info: &StoreInfo) -> TreeVersion<K, V> {
+        let registry = engine.registry_snapshot();
         let mut nodes = imbl::GenericHashMap::default();
-        if !engine.registry_has(info.root) {
+        if registry.get(&info.root).is_none_or(|h| h.deleted) {
             // Created after the last checkpoint: its root exists only in the WAL.
             nodes.insert(
                 info.root,
                 NodeRef::Dirty(Arc::new(Node::leaf(Leaf::default()))),
             );
         }
-        StoreShared {
-            name: info.name.clone(),
-            id: info.id,
-            options: info.options.clone(),
-            order,
-            engine,
-            committed: RwLock::new(Arc::new(TreeVersion {
-                // A random base: a version number never repeats across
-                // re-opens, so caches keyed on it cannot serve stale data.
-                seq: rand::random::<u64>() >> 16,
-                root: info.root,
-                count: info.count,
-                nodes,
-            })),
-            commit_lock: Arc::new(tokio::sync::Mutex::new(())),
-            opened: RwLock::new(IdMap::default()),
-            has_opened: AtomicBool::new(false),
+        TreeVersion {
+            // A random base: a version number never repeats across
+            // re-opens, so caches keyed on it cannot serve stale data.
+            seq: rand::random::<u64>() >> 16,
+            root: info.root,
+            count: info.count,
+            nodes,
+            registry,
         }
-    }
-
-    /// The physical id of a node the version being read has not seen change
-    /// since the store was opened.
-    pub fn physical_at_open(&self, id: NodeId) -> Result<Uuid> {
-        if self.has_opened.load(Ordering::Acquire) {
-            if let Some(p) = self.opened.read().get(&id) {
-                return Ok(*p);
-            }
-        }
-        self.engine.registry_lookup(&self.name, id)
     }
 
     /// The newest committed version.
@@ -192,11 +178,12 @@ impl<K: Key, V: Value> StoreShared<K, V> {
             root: view.root,
             count: view.count,
             nodes,
+            registry: current.registry.clone(),
         }
     }
 
     /// Replays WAL ops recorded for this store (recovery at first open).
-    pub async fn replay(self: &Arc<Self>, pending: Vec<crate::engine::PendingOps>) -> Result<()> {
+    pub async fn replay(self: &Arc<Self>, pending: Vec<PendingOps>) -> Result<()> {
         for p in pending {
             let ops = decode_ops::<K, V>(&self.name, &p.ops)?;
             let base = self.current();
@@ -248,22 +235,6 @@ impl<K: Key, V: Value> ErasedStore for StoreShared<K, V> {
         Ok(freed)
     }
 
-    fn keep_open_physical(&self, id: NodeId, physical: Uuid) {
-        self.opened.write().entry(id).or_insert(physical);
-        self.has_opened.store(true, Ordering::Release);
-    }
-
-    fn moved_physical(&self, id: NodeId, old: Uuid, new: Uuid) {
-        let mut opened = self.opened.write();
-        match opened.get(&id) {
-            Some(p) if *p != old => {}
-            _ => {
-                opened.insert(id, new);
-            }
-        }
-        self.has_opened.store(true, Ordering::Release);
-    }
-
     fn install_flushed(&self, flushed: &HashMap<NodeId, Uuid>, freed: &[NodeId]) {
         let mut w = self.committed.write();
         let mut next = (**w).clone();
@@ -276,7 +247,16 @@ impl<K: Key, V: Value> ErasedStore for StoreShared<K, V> {
         for id in freed {
             next.nodes.remove(id);
         }
+        next.registry = self.engine.registry_snapshot();
         *w = Arc::new(next);
+    }
+
+    fn replay_logged(self: Arc<Self>, pending: Vec<PendingOps>) -> BoxFuture<'static, Result<()>> {
+        Box::pin(async move { self.replay(pending).await })
+    }
+
+    fn reset_to_checkpoint(&self, info: &StoreInfo) {
+        *self.committed.write() = Arc::new(Self::checkpointed_version(&self.engine, info));
     }
 }
 

@@ -255,7 +255,11 @@ impl<K: Key, V: Value> TreeView<K, V> {
                 )
                 .into())
             }
-            None => self.shared.physical_at_open(id)?,
+            None => {
+                self.shared
+                    .engine
+                    .registry_lookup(&self.base.registry, &self.shared.name, id)?
+            }
         };
         match self.shared.engine.l1.get::<Node<K, V>>(physical) {
             Some(n) => {

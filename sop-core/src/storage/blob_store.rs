@@ -12,12 +12,18 @@
 //!
 //! Checkpoints write node blobs as [`pack`]s when the backend supports them
 //! (the plain file backend does): one file per checkpoint, each node a frame
-//! named by a pack reference. [`BlobStore`] keeps the packs' live counts and
-//! deletes a pack file when its last node is collected.
+//! named by a pack reference. A superseded pack reference goes through the
+//! same garbage paths as a blob id (deleted once no transaction can read it;
+//! clustered, after the shared grace period); the pack file is deleted when
+//! none of its references can be read any more: none is current in the
+//! registry and none is still waiting in a garbage list
+//! ([`BlobStore::remove_all`]).
 
 pub mod pack;
+mod pack_gc;
 mod relocate;
 
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,7 +34,7 @@ use uuid::Uuid;
 use crate::error::{Result, SopError};
 use crate::storage::frame::{self, FrameKind};
 use crate::storage::fsio;
-use pack::{PackBook, PackRef, PackWriter};
+use pack::{PackRef, PackWriter};
 
 /// Where blob bytes physically go.
 pub trait BlobBackend: Send + Sync + 'static {
@@ -59,6 +65,11 @@ pub trait BlobBackend: Send + Sync + 'static {
     fn remove_pack(&self, pack: u64) -> Result<()> {
         let _ = pack;
         Ok(())
+    }
+    /// The size of a pack file; `None` when it cannot be found.
+    fn pack_size(&self, pack: u64) -> Option<u64> {
+        let _ = pack;
+        None
     }
 }
 
@@ -98,6 +109,7 @@ impl FileBlobBackend {
         let mut buf = vec![0u8; r.len as usize];
         f.read_exact_at(&mut buf, r.offset)
             .map_err(|e| SopError::io(&path, e))?;
+        crate::storage::faults::corrupt_read(&path, &mut buf);
         Ok(buf)
     }
 }
@@ -122,7 +134,9 @@ impl BlobBackend for FileBlobBackend {
         }
         let path = self.path_of(id);
         crate::storage::faults::check(&path, crate::storage::faults::FaultOp::Read)?;
-        std::fs::read(&path).map_err(|e| SopError::io(&path, e))
+        let mut bytes = std::fs::read(&path).map_err(|e| SopError::io(&path, e))?;
+        crate::storage::faults::corrupt_read(&path, &mut bytes);
+        Ok(bytes)
     }
 
     fn sync(&self, ids: &[Uuid]) -> Result<()> {
@@ -179,13 +193,21 @@ impl BlobBackend for FileBlobBackend {
     fn remove_pack(&self, pack: u64) -> Result<()> {
         fsio::remove_if_exists(&self.pack_path(pack))
     }
+
+    fn pack_size(&self, pack: u64) -> Option<u64> {
+        std::fs::metadata(self.pack_path(pack))
+            .ok()
+            .map(|m| m.len())
+    }
 }
 
-/// Frames blobs and checks them on read; keeps the packs' live counts.
+/// Frames blobs and checks them on read; remembers pack file sizes.
 #[derive(Clone)]
 pub struct BlobStore {
     backend: Arc<dyn BlobBackend>,
-    packs: Arc<Mutex<PackBook>>,
+    /// Sizes of pack files (immutable once written), learnt on write or
+    /// from the file system.
+    pack_sizes: Arc<Mutex<HashMap<u64, u64>>>,
 }
 
 impl BlobStore {
@@ -193,7 +215,7 @@ impl BlobStore {
     pub fn new(backend: Arc<dyn BlobBackend>) -> Self {
         BlobStore {
             backend,
-            packs: Arc::new(Mutex::new(PackBook::default())),
+            pack_sizes: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -204,20 +226,6 @@ impl BlobStore {
             packs: self.backend.supports_packs().then(Vec::new),
             blobs: Vec::new(),
         }
-    }
-
-    /// Learns, once per process, which packs the registry's live physical
-    /// ids reference. Must run before any pack reference is removed.
-    pub fn seed_packs(&self, live: impl FnOnce() -> Vec<Uuid>) {
-        let mut book = self.packs.lock();
-        if !book.is_seeded() {
-            book.seed(live());
-        }
-    }
-
-    /// Whether the packs' live counts are known.
-    pub fn packs_seeded(&self) -> bool {
-        self.packs.lock().is_seeded()
     }
 
     /// Writes a checkpoint's node blobs and makes them durable (blocking).
@@ -238,19 +246,23 @@ impl BlobStore {
         Ok(WrittenNodes(written))
     }
 
-    /// Starts counting the references of written packs (once the
-    /// checkpoint that wrote them took effect).
+    /// Remembers the sizes of the packs a checkpoint wrote.
     pub fn register_nodes(&self, written: WrittenNodes) {
-        let mut book = self.packs.lock();
-        for (id, size, frames) in written.0 {
-            book.add_pack(id, size, frames);
+        let mut sizes = self.pack_sizes.lock();
+        for (id, size, _) in written.0 {
+            sizes.insert(id, size);
         }
     }
 
-    /// Packs less than half live, worst first, holding at most about
-    /// `budget` live bytes: their nodes are worth moving.
-    pub fn sparse_packs(&self, budget: u64) -> Vec<u64> {
-        self.packs.lock().sparse(budget)
+    /// The size of a pack file (blocking on a first look-up); `None` when
+    /// the backend has no such pack.
+    pub fn pack_size(&self, pack: u64) -> Option<u64> {
+        if let Some(s) = self.pack_sizes.lock().get(&pack) {
+            return Some(*s);
+        }
+        let size = self.backend.pack_size(pack)?;
+        self.pack_sizes.lock().insert(pack, size);
+        Some(size)
     }
 
     /// Reads the sealed frame a pack reference names (for moving it).
@@ -282,19 +294,21 @@ impl BlobStore {
         self.backend.sync(ids)
     }
 
-    /// Deletes a blob. For a pack reference, drops one live reference and
-    /// deletes the pack file with its last one.
-    pub fn remove(&self, id: Uuid) -> Result<()> {
-        match PackRef::from_uuid(id) {
-            Some(r) => {
-                let empty = self.packs.lock().release(r);
-                match empty {
-                    Some(pack) => self.backend.remove_pack(pack),
-                    None => Ok(()),
-                }
-            }
-            None => self.backend.remove(id),
+    /// Deletes superseded blobs nobody can read any more (blocking). Plain
+    /// blobs are deleted; a pack reference only marks its pack, and a
+    /// marked pack file is deleted unless `still_readable` (the packs named
+    /// by the registry's current ids and by garbage not yet due) holds it.
+    pub fn remove_all(&self, ids: &[Uuid], still_readable: &HashSet<u64>) -> Result<()> {
+        for id in ids.iter().filter(|id| PackRef::from_uuid(**id).is_none()) {
+            self.backend.remove(*id)?;
         }
+        for p in pack::packs_of(ids.iter().copied()) {
+            if !still_readable.contains(&p) {
+                self.backend.remove_pack(p)?;
+                self.pack_sizes.lock().remove(&p);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -16,12 +16,13 @@
 //! Invariants:
 //! - A pack reference is only handed out by [`PackWriter::add`] for a frame
 //!   at exactly that offset and length.
-//! - [`PackBook`] counts, per pack, the references still live (reachable
-//!   from the registry or not yet collected); a pack is deleted only when
-//!   its count reaches zero, and packs it has never heard of are never
-//!   deleted.
+//! - Liveness is never counted in memory (several processes may share the
+//!   folder, each seeing only its own checkpoints): it is derived from the
+//!   references that can still be read — the registry's current physical
+//!   ids plus the superseded references still waiting in a garbage list
+//!   ([`packs_of`]). A pack is deleted only when none of them names it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
@@ -169,95 +170,46 @@ impl Default for PackWriter {
     }
 }
 
-/// Live accounting of one pack.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PackStats {
-    /// Live references.
-    pub live: u32,
-    /// Bytes of live frames.
-    pub live_bytes: u64,
-    /// Size of the pack file (an estimate for packs learnt from the registry:
-    /// the end of the last live frame).
-    pub size: u64,
+/// The packs named by the pack references among `ids`.
+pub fn packs_of(ids: impl IntoIterator<Item = Uuid>) -> HashSet<u64> {
+    ids.into_iter()
+        .filter_map(PackRef::from_uuid)
+        .map(|r| r.pack)
+        .collect()
 }
 
-/// Per-pack live counts (see the module invariants).
-#[derive(Debug, Default)]
-pub struct PackBook {
-    packs: HashMap<u64, PackStats>,
-    seeded: bool,
+/// Live frame bytes per pack among `live` (the registry's current
+/// physical ids).
+pub fn live_bytes_by_pack(live: impl IntoIterator<Item = Uuid>) -> HashMap<u64, u64> {
+    let mut out: HashMap<u64, u64> = HashMap::new();
+    for r in live.into_iter().filter_map(PackRef::from_uuid) {
+        *out.entry(r.pack).or_default() += r.len;
+    }
+    out
 }
 
-impl PackBook {
-    /// Whether [`PackBook::seed`] ran.
-    pub fn is_seeded(&self) -> bool {
-        self.seeded
-    }
-
-    /// Learns the packs referenced by `live` (the registry's current
-    /// physical ids) once; later calls do nothing.
-    pub fn seed(&mut self, live: impl IntoIterator<Item = Uuid>) {
-        if self.seeded {
-            return;
-        }
-        self.seeded = true;
-        for r in live.into_iter().filter_map(PackRef::from_uuid) {
-            let s = self.packs.entry(r.pack).or_default();
-            s.live += 1;
-            s.live_bytes += r.len;
-            s.size = s.size.max(r.offset + r.len);
-        }
-    }
-
-    /// Records a newly written pack of `frames` live frames.
-    pub fn add_pack(&mut self, pack: u64, size: u64, frames: u32) {
-        self.packs.insert(
-            pack,
-            PackStats {
-                live: frames,
-                live_bytes: size.saturating_sub(header_len()),
-                size,
-            },
-        );
-    }
-
-    /// Drops one live reference; returns the pack id when the pack has no
-    /// live reference left (the caller deletes the file).
-    pub fn release(&mut self, r: PackRef) -> Option<u64> {
-        let s = self.packs.get_mut(&r.pack)?;
-        s.live = s.live.saturating_sub(1);
-        s.live_bytes = s.live_bytes.saturating_sub(r.len);
-        if s.live == 0 {
-            self.packs.remove(&r.pack);
-            return Some(r.pack);
-        }
-        None
-    }
-
-    /// Packs whose live bytes are less than half their size, worst first,
-    /// up to about `budget` live bytes in total.
-    pub fn sparse(&self, budget: u64) -> Vec<u64> {
-        let mut v: Vec<(u64, PackStats)> = self
-            .packs
-            .iter()
-            .filter(|(_, s)| s.live_bytes * 2 < s.size)
-            .map(|(p, s)| (*p, *s))
-            .collect();
-        v.sort_by_key(|(p, s)| (s.live_bytes * 1000 / s.size.max(1), *p));
-        let mut total = 0;
-        v.into_iter()
-            .take_while(|(_, s)| {
-                total += s.live_bytes;
-                total <= budget
-            })
-            .map(|(p, _)| p)
-            .collect()
-    }
-
-    /// Stats of a pack, if known.
-    pub fn stats(&self, pack: u64) -> Option<PackStats> {
-        self.packs.get(&pack).copied()
-    }
+/// Packs whose live bytes are less than half their file size (`size_of`;
+/// packs of unknown size are skipped), sparsest first, up to about
+/// `budget` live bytes in total: their live nodes are worth moving.
+pub fn sparse(
+    live: &HashMap<u64, u64>,
+    mut size_of: impl FnMut(u64) -> Option<u64>,
+    budget: u64,
+) -> Vec<u64> {
+    let mut v: Vec<(u64, u64, u64)> = live
+        .iter()
+        .filter_map(|(p, l)| size_of(*p).map(|size| (*p, *l, size)))
+        .filter(|(_, l, size)| l * 2 < *size)
+        .collect();
+    v.sort_by_key(|(p, l, size)| (l * 1000 / (*size).max(1), *p));
+    let mut total = 0;
+    v.into_iter()
+        .take_while(|(_, l, _)| {
+            total += l;
+            total <= budget
+        })
+        .map(|(p, _, _)| p)
+        .collect()
 }
 
 /// Size of a pack's header frame.
@@ -306,27 +258,24 @@ mod tests {
     }
 
     #[test]
-    fn book_deletes_only_known_packs_at_zero_and_finds_sparse_ones() {
+    fn liveness_comes_from_references_and_finds_sparse_packs() {
         let mut w = PackWriter::new();
         let ids: Vec<Uuid> = (0..4).map(|i| w.add(FrameKind::Node, &[i; 100])).collect();
-        let (pack, bytes, frames) = w.finish();
-        let mut book = PackBook::default();
-        book.seed(std::iter::empty());
-        book.add_pack(pack, bytes.len() as u64, frames);
-        let refs: Vec<PackRef> = ids.iter().filter_map(|i| PackRef::from_uuid(*i)).collect();
-        assert_eq!(book.release(refs[0]), None);
-        assert!(book.sparse(u64::MAX).is_empty());
-        assert_eq!(book.release(refs[1]), None);
-        assert_eq!(book.release(refs[2]), None);
-        assert_eq!(book.sparse(u64::MAX), vec![pack]);
-        assert_eq!(book.sparse(10), Vec::<u64>::new());
-        assert_eq!(book.release(refs[3]), Some(pack));
-        // Unknown packs are never reported for deletion.
-        assert_eq!(book.release(refs[3]), None);
-        let mut seeded = PackBook::default();
-        seeded.seed(ids.iter().copied().take(2));
-        assert_eq!(seeded.stats(pack).map(|s| s.live), Some(2));
-        seeded.seed(ids.iter().copied());
-        assert_eq!(seeded.stats(pack).map(|s| s.live), Some(2), "seeds once");
+        let (pack, bytes, _) = w.finish();
+        let size = bytes.len() as u64;
+        let blob = Uuid::new_v4();
+        assert_eq!(packs_of([ids[2], blob]), HashSet::from([pack]));
+        assert!(packs_of([blob]).is_empty());
+        let frame = PackRef::from_uuid(ids[0]).expect("pack ref").len;
+        let all = live_bytes_by_pack(ids.iter().copied().chain([blob]));
+        assert_eq!(all.get(&pack), Some(&(4 * frame)));
+        let known = |p: u64| (p == pack).then_some(size);
+        assert!(sparse(&all, known, u64::MAX).is_empty(), "all live");
+        let three = live_bytes_by_pack(ids[1..].iter().copied());
+        assert!(sparse(&three, known, u64::MAX).is_empty(), "3 of 4 live");
+        let one = live_bytes_by_pack([ids[3]]);
+        assert_eq!(sparse(&one, known, u64::MAX), vec![pack]);
+        assert!(sparse(&one, known, frame - 1).is_empty(), "over budget");
+        assert!(sparse(&one, |_| None, u64::MAX).is_empty(), "unknown size");
     }
 }
