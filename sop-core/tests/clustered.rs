@@ -460,6 +460,29 @@ fn work_resumes_after_redis_restarts_empty() {
     .expect("check");
 }
 
+/// Two clustered handles on one folder; A has created store `name` with
+/// keys `0..n` (values `value(k)`) and committed.
+async fn two_handles_with_store(
+    dir: &Path,
+    url: &str,
+    name: &str,
+    slot_length: usize,
+    n: u32,
+    value: impl Fn(u32) -> String,
+) -> Result<(Database, Database), SopError> {
+    let a = Database::open(options(dir, url)).await?;
+    let b = Database::open(options(dir, url)).await?;
+    let tx = a.begin(TransactionMode::ForWriting).await?;
+    let t = tx
+        .new_btree::<u32, String>(name, StoreOptions::with_slot_length(slot_length))
+        .await?;
+    for k in 0..n {
+        t.add(k, value(k)).await?;
+    }
+    tx.commit().await?;
+    Ok((a, b))
+}
+
 #[test]
 fn two_databases_in_one_process_see_each_others_commits_and_checkpoints() {
     let Some(redis) = redis_or_skip("two handles") else {
@@ -468,16 +491,9 @@ fn two_databases_in_one_process_see_each_others_commits_and_checkpoints() {
     let dir = tempfile::tempdir().expect("tempdir");
     runtime()
         .block_on(async {
-            let a = Database::open(options(dir.path(), &redis.url())).await?;
-            let b = Database::open(options(dir.path(), &redis.url())).await?;
-            let tx = a.begin(TransactionMode::ForWriting).await?;
-            let t = tx
-                .new_btree::<u32, String>("t", StoreOptions::with_slot_length(8))
-                .await?;
-            for i in 0..50 {
-                t.add(i, format!("a{i}")).await?;
-            }
-            tx.commit().await?;
+            let (a, b) =
+                two_handles_with_store(dir.path(), &redis.url(), "t", 8, 50, |i| format!("a{i}"))
+                    .await?;
             // B sees A's store and items at its next transaction.
             let tx = b.begin(TransactionMode::ForWriting).await?;
             let t = tx.open_btree::<u32, String>("t").await?;
@@ -667,16 +683,9 @@ fn packs_superseded_by_another_process_wait_for_the_shared_grace_period() {
     let value = |k: u32, round: u32| format!("value {k} of round {round}");
     runtime()
         .block_on(async {
-            let a = Database::open(options(dir.path(), &redis.url())).await?;
-            let b = Database::open(options(dir.path(), &redis.url())).await?;
-            let tx = a.begin(TransactionMode::ForWriting).await?;
-            let t = tx
-                .new_btree::<u32, String>("p", StoreOptions::with_slot_length(16))
-                .await?;
-            for k in 0..2000 {
-                t.add(k, value(k, 0)).await?;
-            }
-            tx.commit().await?;
+            let (a, b) =
+                two_handles_with_store(dir.path(), &redis.url(), "p", 16, 2000, |k| value(k, 0))
+                    .await?;
             a.checkpoint().await?;
             let first = common::files_with_ext(dir.path(), "pack");
             assert_eq!(first.len(), 1, "{first:?}");
