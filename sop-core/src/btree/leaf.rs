@@ -16,7 +16,7 @@
 //!   modified; only a uniquely owned last chunk is appended to.
 //! - `dead` counts bytes in chunks that no slot references; when it exceeds
 //!   the live bytes the values are compacted into one fresh chunk.
-//! - At most [`MAX_CHUNKS`] chunks: a full list merges its newest chunks
+//! - At most `MAX_CHUNKS` chunks: a full list merges its newest chunks
 //!   (as many as keeps chunk sizes decreasing, like a binary counter), so a
 //!   value is copied O(log n) times over a leaf's life, not once per change.
 
