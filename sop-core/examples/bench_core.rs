@@ -6,7 +6,11 @@
 //!
 //! `--phases insert,checkpoint,get,scan,concurrent` (the default) selects what
 //! runs, so a profiler (`valgrind --tool=callgrind`) can attribute instruction
-//! counts to one phase by difference; skipped phases report `null`.
+//! counts to one phase by difference; skipped phases are left out.
+//! `insert_cpu_s` / `get_cpu_s` are the seconds the benchmark thread (which
+//! runs the insert and read loops) spent on a CPU, `*_runq_s` the seconds it
+//! waited for one: on a shared machine, ops per CPU-second is the figure
+//! that does not depend on the load.
 
 use std::time::Instant;
 
@@ -37,6 +41,24 @@ fn phases() -> Vec<String> {
         .and_then(|i| args.get(i + 1))
         .map_or("insert,checkpoint,get,scan,concurrent", String::as_str);
     list.split(',').map(str::to_string).collect()
+}
+
+/// Seconds this thread ran on a CPU and waited in the run queue
+/// (`/proc/thread-self/schedstat`): with other jobs on the machine, ops per
+/// CPU-second of the benchmark thread is the load-independent figure.
+fn thread_sched() -> (f64, f64) {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let mut f = s
+        .split_whitespace()
+        .map(|x| x.parse::<f64>().unwrap_or(0.0) / 1e9);
+    (f.next().unwrap_or(0.0), f.next().unwrap_or(0.0))
+}
+
+/// Adds `<name>_cpu_s` and `<name>_runq_s` for the time since `since`.
+fn sched_since(out: &mut serde_json::Value, name: &str, since: (f64, f64)) {
+    let now = thread_sched();
+    out[format!("{name}_cpu_s")] = (now.0 - since.0).into();
+    out[format!("{name}_runq_s")] = (now.1 - since.1).into();
 }
 
 fn peak_rss_mb() -> f64 {
@@ -76,6 +98,7 @@ async fn main() -> Result<(), SopError> {
     });
 
     if on("insert") {
+        let s0 = thread_sched();
         let t0 = Instant::now();
         let mut commit_s = 0.0;
         for (i, chunk) in keys.chunks(batch as usize).enumerate() {
@@ -95,6 +118,7 @@ async fn main() -> Result<(), SopError> {
         out["insert_ops"] = (n as f64 / insert_s).round().into();
         out["insert_s"] = insert_s.into();
         out["insert_commit_s"] = commit_s.into();
+        sched_since(&mut out, "insert", s0);
     }
     if on("checkpoint") {
         let t1 = Instant::now();
@@ -110,6 +134,7 @@ async fn main() -> Result<(), SopError> {
             for k in keys.iter().step_by(7) {
                 tree.get(k).await?;
             }
+            let s2 = thread_sched();
             let t2 = Instant::now();
             let mut found = 0u64;
             for _ in 0..reads {
@@ -121,6 +146,7 @@ async fn main() -> Result<(), SopError> {
             let get_s = t2.elapsed().as_secs_f64();
             assert_eq!(found, reads);
             out["get_ops"] = (reads as f64 / get_s).round().into();
+            sched_since(&mut out, "get", s2);
         }
         if on("scan") {
             let t3 = Instant::now();

@@ -39,6 +39,7 @@ use crate::cluster::{Cluster, LogCursor};
 use crate::error::{Result, SopError};
 use crate::log_replay::ReplayState;
 use crate::options::DatabaseOptions;
+use crate::storage::blob_store::pack::PackRef;
 use crate::storage::blob_store::{BlobStore, FileBlobBackend};
 use crate::storage::catalog::{now_ms, Catalog, DeferredBlob};
 use crate::storage::commit_record::{CommitRecord, StoreRecord};
@@ -432,7 +433,9 @@ impl Engine {
             }));
     }
 
-    /// Deletes the garbage no live transaction can reach.
+    /// Deletes the garbage no live transaction can reach. A pack whose
+    /// references became garbage is deleted once none of them can be read
+    /// (see `storage::blob_store::pack_gc`).
     pub async fn collect_garbage(self: &Arc<Self>) -> Result<()> {
         let min_active = self
             .active
@@ -441,12 +444,23 @@ impl Engine {
             .next()
             .copied()
             .unwrap_or(u64::MAX);
-        let ready: Vec<Uuid> = {
+        let (ready, readable) = {
             let mut g = self.garbage.lock();
             let (ready, keep): (Vec<_>, Vec<_>) =
                 g.drain(..).partition(|(gen, _)| *gen < min_active);
             *g = keep;
-            ready.into_iter().map(|(_, b)| b).collect()
+            let ready: Vec<Uuid> = ready.into_iter().map(|(_, b)| b).collect();
+            let readable = if ready.iter().any(|b| PackRef::from_uuid(*b).is_some()) {
+                let deferred: Vec<Uuid> = self.deferred.lock().iter().map(|d| d.blob).collect();
+                let shared: Vec<Uuid> = (self.catalog.lock().deferred_garbage.iter())
+                    .map(|d| d.blob)
+                    .collect();
+                let waiting = g.iter().map(|(_, b)| *b).chain(deferred).chain(shared);
+                self.readable_packs(&self.registry_snapshot(), &HashMap::new(), waiting)
+            } else {
+                HashSet::new()
+            };
+            (ready, readable)
         };
         if ready.is_empty() {
             return Ok(());
@@ -457,13 +471,7 @@ impl Engine {
         }
         let n = ready.len() as u64;
         let blobs = self.blobs.clone();
-        fsio::blocking(move || {
-            for b in ready {
-                blobs.remove(b)?;
-            }
-            Ok(())
-        })
-        .await?;
+        fsio::blocking(move || blobs.remove_all(&ready, &readable)).await?;
         self.bump(|s| s.collected_blobs += n);
         Ok(())
     }
@@ -515,21 +523,33 @@ impl Engine {
     async fn checkpoint_unlocked(self: &Arc<Self>) -> Result<()> {
         let _gate = self.commit_gate.write().await;
         let stores: Vec<Arc<dyn ErasedStore>> = self.stores.lock().values().cloned().collect();
-        // 1. Encode dirty nodes.
-        let mut node_writes: Vec<(u32, NodeId, Uuid, Vec<u8>)> = Vec::new();
+        // 1. Encode dirty nodes (into a pack when the blob backend has them).
+        let mut nodes = self.blobs.node_writer();
+        let mut node_writes: Vec<(u32, NodeId, Uuid)> = Vec::new();
         let mut freed: Vec<NodeId> = Vec::new();
         type Flushed = (Arc<dyn ErasedStore>, HashMap<NodeId, Uuid>, Vec<NodeId>);
         let mut per_store: Vec<Flushed> = Vec::new();
         for s in &stores {
-            let dirty = s.collect_dirty()?;
             let mut map = HashMap::new();
-            for (id, bytes) in dirty.nodes {
-                let phys = Uuid::new_v4();
+            let dirty_freed = s.collect_dirty(&mut |id, bytes| {
+                let phys = nodes.add(bytes);
                 map.insert(id, phys);
-                node_writes.push((s.id(), id, phys, bytes));
+                node_writes.push((s.id(), id, phys));
+            })?;
+            freed.extend(dirty_freed.iter().copied());
+            per_store.push((s.clone(), map, dirty_freed));
+        }
+        // 1b. Move the live nodes of mostly dead packs into this checkpoint's.
+        let skip: HashSet<NodeId> = node_writes
+            .iter()
+            .map(|w| w.1)
+            .chain(freed.iter().copied())
+            .collect();
+        for (store_id, id, phys) in self.relocate_sparse_packs(&mut nodes, &skip).await? {
+            if let Some((_, map, _)) = per_store.iter_mut().find(|p| p.0.id() == store_id) {
+                map.insert(id, phys);
             }
-            freed.extend(dirty.freed.iter().copied());
-            per_store.push((s.clone(), map, dirty.freed));
+            node_writes.push((store_id, id, phys));
         }
         // 2. Registry updates.
         let dropped: Vec<u32> = self.dropped.lock().iter().copied().collect();
@@ -537,7 +557,7 @@ impl Engine {
         let mut superseded: Vec<Uuid> = Vec::new();
         {
             let reg = self.registry.read();
-            for (store_id, id, phys, _) in &node_writes {
+            for (store_id, id, phys) in &node_writes {
                 let h = match reg.get(id) {
                     Some(h) if !h.deleted => {
                         let mut h = *h;
@@ -587,7 +607,8 @@ impl Engine {
         // 3. New catalog.
         let lsn = self.wal.last_lsn();
         let local_deferred: Vec<DeferredBlob> = self.deferred.lock().clone();
-        let mut expired: Vec<DeferredBlob> = Vec::new();
+        let mut expired: Vec<Uuid> = Vec::new();
+        let mut still_readable: HashSet<u64> = HashSet::new();
         let catalog = {
             let mut c = self.catalog.lock().clone();
             let pending = self.pending.lock();
@@ -619,7 +640,13 @@ impl Engine {
                     .into_iter()
                     .partition(|d| d.delete_after_ms <= now);
                 c.deferred_garbage = keep;
-                expired = due;
+                expired = due.into_iter().map(|d| d.blob).collect();
+                if expired.iter().any(|b| PackRef::from_uuid(*b).is_some()) {
+                    let garbage: Vec<Uuid> = self.garbage.lock().iter().map(|g| g.1).collect();
+                    let waiting = c.deferred_garbage.iter().map(|d| d.blob).chain(garbage);
+                    still_readable =
+                        self.readable_packs(&self.registry_snapshot(), &updated, waiting);
+                }
             }
             c
         };
@@ -627,17 +654,11 @@ impl Engine {
         // 4. Write blobs, journal, apply.
         let engine = self.clone();
         let catalog_for_io = catalog.clone();
-        fsio::blocking(move || {
-            let ids: Vec<Uuid> = node_writes.iter().map(|(_, _, p, _)| *p).collect();
-            for (_, _, phys, bytes) in &node_writes {
-                engine.blobs.put(*phys, FrameKind::Node, bytes)?;
-            }
-            engine.blobs.sync(&ids)?;
-            for d in &expired {
-                // Deleted before the catalog forgets them: a crash here only
-                // means the next checkpoint deletes them again.
-                engine.blobs.remove(d.blob)?;
-            }
+        let written = fsio::blocking(move || {
+            let written = engine.blobs.write_nodes(nodes)?;
+            // Deleted before the catalog forgets them: a crash here only
+            // means the next checkpoint deletes them again.
+            engine.blobs.remove_all(&expired, &still_readable)?;
             let catalog_bytes =
                 serde_json::to_vec(&catalog_for_io).map_err(|e| SopError::Codec {
                     store: "<catalog>".into(),
@@ -661,11 +682,15 @@ impl Engine {
             if let Some(p) = engine.live_passive_side() {
                 engine.on_passive(fsio::remove_if_exists(&journal_path(&p.folder)))?;
             }
-            Ok(())
+            Ok(written)
         })
         .await?;
         // 5. Install.
+        self.blobs.register_nodes(written);
         {
+            // Under the garbage lock: a collection sees either the old
+            // registry or the new one with what it superseded retired.
+            let mut garbage = self.garbage.lock();
             let mut next = RegistryMap::clone(&self.registry_snapshot());
             for (id, h) in updated {
                 if h.deleted {
@@ -675,13 +700,14 @@ impl Engine {
                 }
             }
             *self.registry.write() = Arc::new(next);
+            let g = self.generation.load(Ordering::Acquire);
+            garbage.extend(superseded.drain(..).map(|b| (g, b)));
         }
         for (s, map, freed) in per_store {
             s.install_flushed(&map, &freed);
         }
         *self.catalog.lock() = catalog;
         self.dropped.lock().clear();
-        self.retire(superseded);
         self.deferred.lock().drain(..local_deferred.len());
         self.bump(|s| s.checkpoints += 1);
         drop(_gate);

@@ -63,7 +63,7 @@ pub use verify::{VerifyOptions, VerifyPhase, VerifyProgress, VerifyReport};
 pub struct ReadmeDoctests;
 
 /// On-disk format version written into every frame, block and metadata file.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Bounds every key type satisfies (ordering comes from `Ord` or a [`KeyOrder`]).
 pub trait Key:

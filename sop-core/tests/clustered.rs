@@ -7,6 +7,8 @@
 //! each committed transaction on stdout (`COMMITTED <worker> <seq>`), and the
 //! driver checks the database against those reports.
 
+mod common;
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -458,6 +460,29 @@ fn work_resumes_after_redis_restarts_empty() {
     .expect("check");
 }
 
+/// Two clustered handles on one folder; A has created store `name` with
+/// keys `0..n` (values `value(k)`) and committed.
+async fn two_handles_with_store(
+    dir: &Path,
+    url: &str,
+    name: &str,
+    slot_length: usize,
+    n: u32,
+    value: impl Fn(u32) -> String,
+) -> Result<(Database, Database), SopError> {
+    let a = Database::open(options(dir, url)).await?;
+    let b = Database::open(options(dir, url)).await?;
+    let tx = a.begin(TransactionMode::ForWriting).await?;
+    let t = tx
+        .new_btree::<u32, String>(name, StoreOptions::with_slot_length(slot_length))
+        .await?;
+    for k in 0..n {
+        t.add(k, value(k)).await?;
+    }
+    tx.commit().await?;
+    Ok((a, b))
+}
+
 #[test]
 fn two_databases_in_one_process_see_each_others_commits_and_checkpoints() {
     let Some(redis) = redis_or_skip("two handles") else {
@@ -466,16 +491,9 @@ fn two_databases_in_one_process_see_each_others_commits_and_checkpoints() {
     let dir = tempfile::tempdir().expect("tempdir");
     runtime()
         .block_on(async {
-            let a = Database::open(options(dir.path(), &redis.url())).await?;
-            let b = Database::open(options(dir.path(), &redis.url())).await?;
-            let tx = a.begin(TransactionMode::ForWriting).await?;
-            let t = tx
-                .new_btree::<u32, String>("t", StoreOptions::with_slot_length(8))
-                .await?;
-            for i in 0..50 {
-                t.add(i, format!("a{i}")).await?;
-            }
-            tx.commit().await?;
+            let (a, b) =
+                two_handles_with_store(dir.path(), &redis.url(), "t", 8, 50, |i| format!("a{i}"))
+                    .await?;
             // B sees A's store and items at its next transaction.
             let tx = b.begin(TransactionMode::ForWriting).await?;
             let t = tx.open_btree::<u32, String>("t").await?;
@@ -654,4 +672,65 @@ fn node_blobs_are_shared_through_the_redis_l2_cache() {
         "node blobs cached in Redis: {}",
         keys.len()
     );
+}
+
+#[test]
+fn packs_superseded_by_another_process_wait_for_the_shared_grace_period() {
+    let Some(redis) = redis_or_skip("pack grace") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let value = |k: u32, round: u32| format!("value {k} of round {round}");
+    runtime()
+        .block_on(async {
+            let (a, b) =
+                two_handles_with_store(dir.path(), &redis.url(), "p", 16, 2000, |k| value(k, 0))
+                    .await?;
+            a.checkpoint().await?;
+            let first = common::files_with_ext(dir.path(), "pack");
+            assert_eq!(first.len(), 1, "{first:?}");
+            // B reloads after A's checkpoint and reads A's pack; its reader
+            // keeps that snapshot open.
+            let reader = b.begin(TransactionMode::NoCheck).await?;
+            let old = reader.open_btree::<u32, String>("p").await?;
+            assert_eq!(old.get(&5).await?, Some(value(5, 0)));
+            // A rewrites most leaves (checkpoint 2), which leaves the first
+            // pack mostly dead, so checkpoint 3 moves its survivors away: no
+            // current reference into it is left in the registry.
+            let tx = a.begin(TransactionMode::ForWriting).await?;
+            let t = tx.open_btree::<u32, String>("p").await?;
+            for k in 0..1900 {
+                assert!(t.update(&k, value(k, 1)).await?);
+            }
+            tx.commit().await?;
+            a.checkpoint().await?;
+            a.checkpoint().await?;
+            // A later checkpoint deletes whatever deferred garbage is due.
+            a.checkpoint().await?;
+            let packs = common::files_with_ext(dir.path(), "pack");
+            assert_eq!(packs.len(), 3, "first, rewritten leaves, moved nodes");
+            // Clustered, superseded references wait SHARED_BLOB_GRACE: the
+            // first pack stays while B's old snapshot may read it.
+            assert!(first[0].exists(), "superseded pack deleted at once");
+            for k in (0..2000).step_by(37) {
+                assert_eq!(
+                    old.get(&k).await?,
+                    Some(value(k, 0)),
+                    "old snapshot key {k}"
+                );
+            }
+            reader.commit().await?;
+            // B's next transaction reloads and reads the packs A wrote.
+            let tx = b.begin(TransactionMode::ForReading).await?;
+            let t = tx.open_btree::<u32, String>("p").await?;
+            for k in 0..2000 {
+                let round = u32::from(k < 1900);
+                assert_eq!(t.get(&k).await?, Some(value(k, round)), "key {k}");
+            }
+            tx.commit().await?;
+            let report = b.verify().await?;
+            assert!(report.problems.is_empty(), "{:?}", report.problems);
+            Ok::<_, SopError>(())
+        })
+        .expect("pack grace");
 }

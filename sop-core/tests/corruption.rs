@@ -1,32 +1,45 @@
 //! Damaged bytes are detected and reported (or repaired from a copy), never
 //! returned as data: node blobs, registry blocks, metadata files.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::Path;
+
+use common::files_with_ext;
 use sop_core::{Database, DatabaseOptions, SopError, StoreOptions, TransactionMode};
-
-fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == ext) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 fn flip(path: &Path, offset_from_end: usize) {
     let mut b = std::fs::read(path).expect("read");
     let at = b.len() - offset_from_end;
     b[at] ^= 0x5A;
     std::fs::write(path, b).expect("write");
+}
+
+/// Flips a byte near the end of every node frame: each `.blob` file holds
+/// one, each `.pack` file a header frame followed by node frames (frame
+/// header: magic, version, kind at byte 6, payload length at bytes 8..12).
+/// Returns how many node frames were damaged.
+fn damage_every_node_frame(dir: &Path) -> usize {
+    let blobs = files_with_ext(dir, "blob");
+    for b in &blobs {
+        flip(b, 3);
+    }
+    let mut frames = blobs.len();
+    for p in files_with_ext(dir, "pack") {
+        let mut b = std::fs::read(&p).expect("read");
+        let mut at = 0;
+        while at + 16 <= b.len() {
+            let len = u32::from_le_bytes(b[at + 8..at + 12].try_into().expect("len")) as usize;
+            let end = at + 16 + len;
+            if b[at + 6] == 1 {
+                b[end - 3] ^= 0x5A;
+                frames += 1;
+            }
+            at = end;
+        }
+        std::fs::write(&p, b).expect("write");
+    }
+    frames
 }
 
 async fn populate(dir: &Path) -> Result<(), SopError> {
@@ -46,18 +59,16 @@ async fn populate(dir: &Path) -> Result<(), SopError> {
 async fn flipped_byte_in_a_node_blob_is_reported_with_its_file() -> Result<(), SopError> {
     let dir = tempfile::tempdir().expect("tempdir");
     populate(dir.path()).await?;
-    let blobs = files_with_ext(dir.path(), "blob");
-    assert!(blobs.len() > 10);
-    for b in &blobs {
-        flip(b, 3);
-    }
+    let damaged = damage_every_node_frame(dir.path());
+    assert!(damaged > 10, "only {damaged} node frames");
     let db = Database::open(DatabaseOptions::new(dir.path())).await?;
     let tx = db.begin(TransactionMode::ForReading).await?;
     let t = tx.open_btree::<u32, String>("data").await?;
     let err = t.get(&17).await.expect_err("must not return damaged data");
     match &err {
         SopError::Corrupt { path, .. } => {
-            assert!(path.to_string_lossy().ends_with(".blob"), "{err}")
+            let path = path.to_string_lossy();
+            assert!(path.ends_with(".blob") || path.ends_with(".pack"), "{err}")
         }
         other => panic!("expected a CRC error, got {other}"),
     }
@@ -65,8 +76,8 @@ async fn flipped_byte_in_a_node_blob_is_reported_with_its_file() -> Result<(), S
     let report = db.verify().await?;
     assert_eq!(
         report.problems.len(),
-        blobs.len(),
-        "verify reports every damaged blob"
+        damaged,
+        "verify reports every damaged node"
     );
     Ok(())
 }

@@ -308,6 +308,16 @@ impl<'a> Reader<'a> {
 /// Encodes a node's payload.
 pub fn encode_node<K: Serialize, V>(store: &str, node: &Node<K, V>) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(64 + node.len() * 64);
+    encode_node_into(&mut out, store, node)?;
+    Ok(out)
+}
+
+/// Appends a node's payload to `out`.
+pub fn encode_node_into<K: Serialize, V>(
+    out: &mut Vec<u8>,
+    store: &str,
+    node: &Node<K, V>,
+) -> Result<()> {
     match node {
         Node::Leaf(items, _) => {
             out.push(1);
@@ -315,7 +325,7 @@ pub fn encode_node<K: Serialize, V>(store: &str, node: &Node<K, V>) -> Result<Ve
             for i in 0..items.len() {
                 out.extend_from_slice(items.id(i).as_bytes());
                 out.extend_from_slice(&items.version(i).to_le_bytes());
-                put_msgpack(&mut out, store, "key", items.key(i))?;
+                put_msgpack(out, store, "key", items.key(i))?;
                 match items.value(i) {
                     CellRef::Inline(v) => {
                         out.push(0);
@@ -334,14 +344,14 @@ pub fn encode_node<K: Serialize, V>(store: &str, node: &Node<K, V>) -> Result<Ve
             out.extend_from_slice(&(seps.len() as u32).to_le_bytes());
             for (k, id) in seps {
                 out.extend_from_slice(id.as_bytes());
-                put_msgpack(&mut out, store, "key", k)?;
+                put_msgpack(out, store, "key", k)?;
             }
             for c in children {
                 out.extend_from_slice(&c.to_le_bytes());
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Decodes a node's payload.

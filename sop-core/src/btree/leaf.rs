@@ -16,16 +16,17 @@
 //!   modified; only a uniquely owned last chunk is appended to.
 //! - `dead` counts bytes in chunks that no slot references; when it exceeds
 //!   the live bytes the values are compacted into one fresh chunk.
-//! - At most [`MAX_CHUNKS`] chunks: a full list merges its newest chunks
+//! - At most `MAX_CHUNKS` chunks: a full list merges its newest chunks
 //!   (as many as keeps chunk sizes decreasing, like a binary counter), so a
 //!   value is copied O(log n) times over a leaf's life, not once per change.
 
-use std::sync::Arc;
-
 use uuid::Uuid;
 
-/// Chunks a leaf keeps before compacting its values into one.
-const MAX_CHUNKS: usize = 4;
+use crate::btree::chunks::Chunks;
+
+/// Chunks a leaf keeps before merging some (one below the list's capacity:
+/// appending a split half may add one more before merging).
+const MAX_CHUNKS: usize = crate::btree::chunks::CAPACITY - 1;
 
 /// A value as a leaf holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +53,7 @@ struct Slot {
 pub struct Leaf<K> {
     keys: Vec<K>,
     slots: Vec<Slot>,
-    chunks: Vec<Arc<Vec<u8>>>,
+    chunks: Chunks,
     dead: usize,
 }
 
@@ -61,7 +62,7 @@ impl<K> Default for Leaf<K> {
         Leaf {
             keys: Vec::new(),
             slots: Vec::new(),
-            chunks: Vec::new(),
+            chunks: Chunks::default(),
             dead: 0,
         }
     }
@@ -129,8 +130,7 @@ impl<K> Leaf<K> {
     }
 
     fn bytes(&self, s: &Slot) -> &[u8] {
-        let chunk = &self.chunks[s.chunk as usize];
-        &chunk[s.off as usize..(s.off + s.len) as usize]
+        &self.chunks.get(s.chunk as usize)[s.off as usize..(s.off + s.len) as usize]
     }
 
     /// The value of the item at `i`.
@@ -148,7 +148,7 @@ impl<K> Leaf<K> {
 
     /// Bytes of all chunks (live and dead).
     fn total_bytes(&self) -> usize {
-        self.chunks.iter().map(|c| c.len()).sum()
+        self.chunks.sizes().sum()
     }
 
     /// Stores `value`'s bytes, compacting first when the chunk list is full.
@@ -157,11 +157,11 @@ impl<K> Leaf<K> {
             CellRef::Inline(b) => (b, false),
             CellRef::Blob(id) => (id.as_bytes(), true),
         };
-        let tail = self
-            .chunks
-            .last_mut()
-            .and_then(Arc::get_mut)
-            .filter(|v| v.capacity() - v.len() >= bytes.len());
+        // Append to the owned tail while it has room or is small (growing a
+        // small tail beats starting a chunk: copies of the leaf copy it).
+        let tail = self.chunks.own_tail().filter(|v| {
+            v.capacity() - v.len() >= bytes.len() || v.len() < crate::btree::chunks::TAIL_COPY_MAX
+        });
         let off = match tail {
             Some(chunk) => {
                 let off = chunk.len();
@@ -176,7 +176,7 @@ impl<K> Leaf<K> {
                 // leaf more than once.
                 let mut chunk = Vec::with_capacity((bytes.len() * 4).max(256));
                 chunk.extend_from_slice(bytes);
-                self.chunks.push(Arc::new(chunk));
+                self.chunks.push_own(chunk);
                 0
             }
         } as u32;
@@ -201,14 +201,14 @@ impl<K> Leaf<K> {
             .sum();
         let mut buf = Vec::with_capacity(live);
         for s in self.slots.iter_mut().filter(|s| s.chunk as usize >= from) {
-            let chunk = &self.chunks[s.chunk as usize];
+            let chunk = self.chunks.get(s.chunk as usize);
             let off = buf.len() as u32;
             buf.extend_from_slice(&chunk[s.off as usize..(s.off + s.len) as usize]);
             s.off = off;
             s.chunk = from as u16;
         }
         self.chunks.truncate(from);
-        self.chunks.push(Arc::new(buf));
+        self.chunks.push_shared(buf);
         let live_all: usize = self.slots.iter().map(|s| s.len as usize).sum();
         self.dead = self.total_bytes() - live_all;
     }
@@ -226,10 +226,11 @@ impl<K> Leaf<K> {
             return;
         }
         let mut from = n - 2;
-        let mut size: usize = self.chunks[from..].iter().map(|c| c.len()).sum();
-        while from > 0 && size > self.chunks[from - 1].len() {
+        let sizes: Vec<usize> = self.chunks.sizes().collect();
+        let mut size: usize = sizes[from..].iter().sum();
+        while from > 0 && size > sizes[from - 1] {
             from -= 1;
-            size += self.chunks[from].len();
+            size += sizes[from];
         }
         self.merge_from(from);
     }
@@ -300,7 +301,7 @@ impl<K: Clone> Leaf<K> {
             .iter()
             .map(|s| s.len as usize)
             .sum();
-        let mut buf = Vec::with_capacity(bytes + bytes / 4);
+        let mut buf = Vec::with_capacity(bytes);
         for i in range {
             let s = other.slots[i];
             let off = buf.len() as u32;
@@ -312,7 +313,7 @@ impl<K: Clone> Leaf<K> {
                 ..s
             });
         }
-        self.chunks.push(Arc::new(buf));
+        self.chunks.push_shared(buf);
         if self.chunks.len() > MAX_CHUNKS {
             self.merge_tail();
         }
@@ -332,7 +333,7 @@ impl<K> LeafBuilder<K> {
             leaf: Leaf {
                 keys: Vec::with_capacity(n + 1),
                 slots: Vec::with_capacity(n + 1),
-                chunks: Vec::new(),
+                chunks: Chunks::default(),
                 dead: 0,
             },
             buf: Vec::new(),
@@ -361,7 +362,7 @@ impl<K> LeafBuilder<K> {
     /// The finished leaf.
     pub fn finish(mut self) -> Leaf<K> {
         if !self.leaf.keys.is_empty() {
-            self.leaf.chunks.push(Arc::new(self.buf));
+            self.leaf.chunks.push_shared(self.buf);
         }
         self.leaf
     }
@@ -381,7 +382,7 @@ mod tests {
             assert_eq!(leaf.key(i), k);
             assert_eq!(leaf.value(i), CellRef::Inline(v));
         }
-        assert!(leaf.chunks.len() <= MAX_CHUNKS + 1);
+        assert!(leaf.chunks.len() <= MAX_CHUNKS);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The B+tree: nodes, committed versions, transaction views and the handle.
 
+pub mod chunks;
 pub mod handle;
 pub mod ids;
 pub mod item;
 pub mod leaf;
+pub mod memo;
 pub mod ops;
 pub mod store;
 pub mod version;

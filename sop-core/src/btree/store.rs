@@ -15,7 +15,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use uuid::Uuid;
 
-use crate::btree::item::{decode_node, encode_node, Leaf, Node};
+use crate::btree::item::{decode_node, encode_node_into, Leaf, Node};
 use crate::btree::ops::decode_ops;
 use crate::btree::version::{NodeRef, TreeVersion};
 use crate::btree::view::{Interrupt, Step, TreeView};
@@ -29,13 +29,8 @@ use crate::storage::registry::NodeId;
 use crate::{Key, Value};
 use futures::future::BoxFuture;
 
-/// Dirty nodes of a store, encoded for a checkpoint.
-pub struct DirtyNodes {
-    /// `(node id, encoded payload)`.
-    pub nodes: Vec<(NodeId, Vec<u8>)>,
-    /// Nodes freed since the last checkpoint.
-    pub freed: Vec<NodeId>,
-}
+/// Receives each dirty node's encoded payload during a checkpoint.
+pub type DirtySink<'a> = dyn FnMut(NodeId, &[u8]) + 'a;
 
 /// What the engine needs from a typed store.
 pub trait ErasedStore: Send + Sync + 'static {
@@ -47,8 +42,10 @@ pub trait ErasedStore: Send + Sync + 'static {
     fn id(&self) -> u32;
     /// Current root and count.
     fn root_and_count(&self) -> (NodeId, u64);
-    /// Encodes every dirty node of the committed version.
-    fn collect_dirty(&self) -> Result<DirtyNodes>;
+    /// Encodes every dirty node of the committed version into `sink` (one
+    /// at a time, through one scratch buffer); returns the nodes freed since
+    /// the last checkpoint.
+    fn collect_dirty(&self, sink: &mut DirtySink<'_>) -> Result<Vec<NodeId>>;
     /// Replaces dirty references by flushed ones after a checkpoint.
     fn install_flushed(&self, flushed: &HashMap<NodeId, Uuid>, freed: &[NodeId]);
     /// Replays logged ops onto the newest version, one version per record
@@ -220,18 +217,22 @@ impl<K: Key, V: Value> ErasedStore for StoreShared<K, V> {
         (c.root, c.count)
     }
 
-    fn collect_dirty(&self) -> Result<DirtyNodes> {
+    fn collect_dirty(&self, sink: &mut DirtySink<'_>) -> Result<Vec<NodeId>> {
         let c = self.current();
-        let mut nodes = Vec::new();
+        let mut scratch = Vec::new();
         let mut freed = Vec::new();
         for (id, r) in c.nodes.iter() {
             match r {
-                NodeRef::Dirty(n) => nodes.push((*id, encode_node(&self.name, n)?)),
+                NodeRef::Dirty(n) => {
+                    scratch.clear();
+                    encode_node_into(&mut scratch, &self.name, n)?;
+                    sink(*id, &scratch);
+                }
                 NodeRef::Freed => freed.push(*id),
                 NodeRef::Flushed(_) => {}
             }
         }
-        Ok(DirtyNodes { nodes, freed })
+        Ok(freed)
     }
 
     fn install_flushed(&self, flushed: &HashMap<NodeId, Uuid>, freed: &[NodeId]) {

@@ -20,11 +20,13 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::btree::item::{Item, ItemRef, Leaf, Node};
+use crate::btree::memo::NodeMemo;
 use crate::btree::ops::{Op, Pos, ReadRecord};
 use crate::btree::store::StoreShared;
 use crate::btree::version::{NodeRef, TreeVersion};
 use crate::error::SopError;
 use crate::id_hash::{IdMap, IdSet};
+use crate::index_spec::Comparator;
 use crate::storage::registry::NodeId;
 use crate::{Key, Value};
 
@@ -146,17 +148,11 @@ pub struct TreeView<K, V> {
     pub epoch: u64,
     /// Value blobs this view replaced or removed (deleted after commit).
     pub superseded: Vec<Uuid>,
-    /// Direct-mapped memo of clean snapshot nodes this view resolved
-    /// (`HOT_SLOTS` entries, allocated on first use). Sound because the
-    /// snapshot never changes and the overlay is always consulted first.
-    hot: Vec<HotSlot<K, V>>,
+    /// Memo of clean snapshot nodes this view resolved.
+    hot: NodeMemo<K, V>,
+    /// A path buffer an insert gave back, for the next descent.
+    spare_path: Vec<(NodeId, usize)>,
 }
-
-/// One entry of a view's node memo.
-type HotSlot<K, V> = Option<(NodeId, Arc<Node<K, V>>)>;
-
-/// Entries of a view's node memo.
-const HOT_SLOTS: usize = 512;
 
 impl<K: Key, V: Value> TreeView<K, V> {
     /// A fresh view on `base`.
@@ -165,6 +161,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
         base: Arc<TreeVersion<K, V>>,
         track_reads: bool,
     ) -> Self {
+        let hot = NodeMemo::new(shared.engine.options.l1_cache_nodes);
         TreeView {
             cmp: shared.order.clone(),
             root: base.root,
@@ -180,7 +177,8 @@ impl<K: Key, V: Value> TreeView<K, V> {
             track_reads,
             epoch: 0,
             superseded: Vec::new(),
-            hot: Vec::new(),
+            hot,
+            spare_path: Vec::with_capacity(8),
         }
     }
 
@@ -189,42 +187,40 @@ impl<K: Key, V: Value> TreeView<K, V> {
         self.ops.is_empty() && self.overlay.is_empty()
     }
 
-    #[inline]
-    fn cmp_pos(&self, a: (&K, &Uuid), b: (&K, &Uuid)) -> Ordering {
-        self.cmp.compare(a.0, b.0).then_with(|| a.1.cmp(b.1))
-    }
-
     /// Index of the first item of `leaf` that is `>= (key, id)`.
     #[inline]
     fn leaf_bound(&self, leaf: &Leaf<K>, key: &K, id: Uuid) -> usize {
-        let keys = leaf.keys();
-        let (mut lo, mut hi) = (0, keys.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let less = match self.cmp.compare(&keys[mid], key) {
-                Ordering::Less => true,
-                Ordering::Greater => false,
-                Ordering::Equal => leaf.id(mid) < id,
-            };
-            if less {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
+        // The order is matched once, outside the search loop.
+        match &self.cmp {
+            Comparator::Natural(f) => leaf_bound_by(leaf, key, id, f),
+            Comparator::Custom(o) => leaf_bound_by(leaf, key, id, |a: &K, b: &K| o.compare(a, b)),
         }
-        lo
     }
 
     /// Index of the child of an internal node that holds `(key, id)`.
     #[inline]
     fn child_index(&self, seps: &[(K, Uuid)], key: &K, id: Uuid) -> usize {
-        seps.partition_point(|(sk, sid)| self.cmp_pos((sk, sid), (key, &id)) != Ordering::Greater)
+        match &self.cmp {
+            Comparator::Natural(f) => child_index_by(seps, key, id, f),
+            Comparator::Custom(o) => child_index_by(seps, key, id, |a: &K, b: &K| o.compare(a, b)),
+        }
     }
 
     /// Compares keys with the store's order.
     #[inline]
     pub fn cmp_keys(&self, a: &K, b: &K) -> Ordering {
         self.cmp.compare(a, b)
+    }
+
+    /// A node already at hand (overlay or memo), borrowed.
+    #[inline]
+    fn peek(&self, id: NodeId) -> Option<&Arc<Node<K, V>>> {
+        if !self.overlay.is_empty() {
+            if let Some(n) = self.overlay.get(&id) {
+                return Some(n);
+            }
+        }
+        self.hot.get(id)
     }
 
     /// Fetches a node without blocking.
@@ -234,11 +230,8 @@ impl<K: Key, V: Value> TreeView<K, V> {
                 return Ok(n.clone());
             }
         }
-        let slot = (id as usize) % HOT_SLOTS;
-        if let Some(Some((hid, n))) = self.hot.get(slot) {
-            if *hid == id {
-                return Ok(n.clone());
-            }
+        if let Some(n) = self.hot.get(id) {
+            return Ok(n.clone());
         }
         if !self.pinned.is_empty() {
             if let Some(n) = self.pinned.get(&id) {
@@ -246,10 +239,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
             }
         }
         let n = self.resolve(id)?;
-        if self.hot.is_empty() {
-            self.hot.resize(HOT_SLOTS, None);
-        }
-        self.hot[slot] = Some((id, n.clone()));
+        self.hot.put(id, n.clone());
         Ok(n)
     }
 
@@ -284,7 +274,9 @@ impl<K: Key, V: Value> TreeView<K, V> {
 
     /// Descends to the leaf position of `bound`.
     pub fn seek(&mut self, bound: Bound<'_, K>) -> Step<Located<K, V>> {
-        let mut path = Vec::with_capacity(6);
+        let mut path = std::mem::take(&mut self.spare_path);
+        path.clear();
+        path.reserve(6);
         let mut id = self.root;
         loop {
             let node = self.node(id)?;
@@ -398,6 +390,14 @@ impl<K: Key, V: Value> TreeView<K, V> {
     fn probe(&mut self, key: &K, id: Uuid) -> Step<Option<Hit<K, V>>> {
         let mut node_id = self.root;
         loop {
+            // Internal nodes already at hand are only borrowed (no reference
+            // count traffic); the leaf is cloned once, into the hit.
+            if let Some(n) = self.peek(node_id) {
+                if let Node::Internal { seps, children } = &**n {
+                    node_id = children[self.child_index(seps, key, id)];
+                    continue;
+                }
+            }
             let node = self.node(node_id)?;
             let pos = match &*node {
                 Node::Internal { seps, children } => {
@@ -527,11 +527,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
     }
 
     fn forget_hot(&mut self, id: NodeId) {
-        if let Some(entry) = self.hot.get_mut((id as usize) % HOT_SLOTS) {
-            if entry.as_ref().is_some_and(|(hid, _)| *hid == id) {
-                *entry = None;
-            }
-        }
+        self.hot.forget(id);
     }
 
     /// Inserts `item` at its position; the caller has checked uniqueness.
@@ -603,12 +599,17 @@ impl<K: Key, V: Value> TreeView<K, V> {
         };
         self.count += 1;
         self.ops.push(Op::Insert(item));
-        if let Some(right) = split {
-            let sep = (right.key(0).clone(), right.id(0));
-            let right_id = self.new_node(Node::leaf(right));
-            self.propagate_split(path, leaf_id, sep, right_id)?;
+        match split {
+            Some(right) => {
+                let sep = (right.key(0).clone(), right.id(0));
+                let right_id = self.new_node(Node::leaf(right));
+                self.propagate_split(path, leaf_id, sep, right_id)
+            }
+            None => {
+                self.spare_path = path;
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     fn propagate_split(
@@ -856,6 +857,39 @@ impl<K: Key, V: Value> TreeView<K, V> {
             }
         }
     }
+}
+
+/// Index of the first item of `leaf` that is `>= (key, id)` under `cmp`.
+#[inline]
+fn leaf_bound_by<K>(leaf: &Leaf<K>, key: &K, id: Uuid, cmp: impl Fn(&K, &K) -> Ordering) -> usize {
+    let keys = leaf.keys();
+    let (mut lo, mut hi) = (0, keys.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let less = match cmp(&keys[mid], key) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => leaf.id(mid) < id,
+        };
+        if less {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Index of the child holding `(key, id)`: the number of separators
+/// `<= (key, id)` under `cmp`.
+#[inline]
+fn child_index_by<K>(
+    seps: &[(K, Uuid)],
+    key: &K,
+    id: Uuid,
+    cmp: impl Fn(&K, &K) -> Ordering,
+) -> usize {
+    seps.partition_point(|(sk, sid)| cmp(sk, key).then_with(|| sid.cmp(&id)) != Ordering::Greater)
 }
 
 fn merge_nodes<K: Clone, V>(l: &Node<K, V>, r: &Node<K, V>, sep: (K, Uuid)) -> Node<K, V> {

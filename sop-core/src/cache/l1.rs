@@ -77,6 +77,10 @@ impl L1Cache {
 
     /// Inserts an object.
     pub fn put<T: Send + Sync + 'static>(&self, id: Uuid, obj: Arc<T>) {
+        self.insert(id, obj);
+    }
+
+    fn insert(&self, id: Uuid, obj: Arc<dyn Any + Send + Sync>) {
         let mut shard = self.shard(&id).lock();
         shard.tick += 1;
         let t = shard.tick;
@@ -87,6 +91,20 @@ impl L1Cache {
             ticks.select_nth_unstable(cut_at);
             let cut = ticks[cut_at];
             shard.map.retain(|_, (_, u)| *u >= cut);
+        }
+    }
+
+    /// Makes the object cached under `from` also available under `to` (a
+    /// node moved to a new physical id with identical content).
+    pub fn alias(&self, from: Uuid, to: Uuid) {
+        let obj = self
+            .shard(&from)
+            .lock()
+            .map
+            .get(&from)
+            .map(|(o, _)| o.clone());
+        if let Some(obj) = obj {
+            self.insert(to, obj);
         }
     }
 

@@ -9,15 +9,32 @@
 //! The [`BlobBackend`] trait is the seam where erasure coding (several shard
 //! folders) or fault injection plugs in; [`FileBlobBackend`] is the plain one.
 //! Backends are synchronous: callers invoke them on blocking threads.
+//!
+//! Checkpoints write node blobs as [`pack`]s when the backend supports them
+//! (the plain file backend does): one file per checkpoint, each node a frame
+//! named by a pack reference. A superseded pack reference goes through the
+//! same garbage paths as a blob id (deleted once no transaction can read it;
+//! clustered, after the shared grace period); the pack file is deleted when
+//! none of its references can be read any more: none is current in the
+//! registry and none is still waiting in a garbage list
+//! ([`BlobStore::remove_all`]).
 
+pub mod pack;
+mod pack_gc;
+mod relocate;
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use parking_lot::Mutex;
 use uuid::Uuid;
 
 use crate::error::{Result, SopError};
 use crate::storage::frame::{self, FrameKind};
 use crate::storage::fsio;
+use pack::{PackRef, PackWriter};
 
 /// Where blob bytes physically go.
 pub trait BlobBackend: Send + Sync + 'static {
@@ -31,6 +48,29 @@ pub trait BlobBackend: Send + Sync + 'static {
     fn remove(&self, id: Uuid) -> Result<()>;
     /// A human-readable location of the blob, for error messages.
     fn describe(&self, id: Uuid) -> PathBuf;
+    /// Whether [`BlobBackend::write_pack`] is supported. Backends without
+    /// packs get one blob per node.
+    fn supports_packs(&self) -> bool {
+        false
+    }
+    /// Writes a whole pack file and makes it durable (with its directory).
+    fn write_pack(&self, pack: u64, bytes: &[u8]) -> Result<()> {
+        let _ = bytes;
+        Err(SopError::format(
+            pack::pack_file_name(pack),
+            "this blob backend does not store packs",
+        ))
+    }
+    /// Deletes a pack file; missing is fine.
+    fn remove_pack(&self, pack: u64) -> Result<()> {
+        let _ = pack;
+        Ok(())
+    }
+    /// The size of a pack file; `None` when it cannot be found.
+    fn pack_size(&self, pack: u64) -> Option<u64> {
+        let _ = pack;
+        None
+    }
 }
 
 /// One file per blob under a folder.
@@ -47,10 +87,30 @@ impl FileBlobBackend {
         }
     }
 
-    /// Path of a blob file.
+    /// Path of a blob file (of the pack file for a pack reference).
     pub fn path_of(&self, id: Uuid) -> PathBuf {
+        if let Some(r) = PackRef::from_uuid(id) {
+            return self.pack_path(r.pack);
+        }
         let hex = id.simple().to_string();
         self.root.join(&hex[..2]).join(format!("{hex}.blob"))
+    }
+
+    /// Path of a pack file.
+    pub fn pack_path(&self, pack: u64) -> PathBuf {
+        self.root.join("packs").join(pack::pack_file_name(pack))
+    }
+
+    /// Reads the frame a pack reference names.
+    fn read_packed(&self, r: PackRef) -> Result<Vec<u8>> {
+        let path = self.pack_path(r.pack);
+        crate::storage::faults::check(&path, crate::storage::faults::FaultOp::Read)?;
+        let f = std::fs::File::open(&path).map_err(|e| SopError::io(&path, e))?;
+        let mut buf = vec![0u8; r.len as usize];
+        f.read_exact_at(&mut buf, r.offset)
+            .map_err(|e| SopError::io(&path, e))?;
+        crate::storage::faults::corrupt_read(&path, &mut buf);
+        Ok(buf)
     }
 }
 
@@ -69,6 +129,9 @@ impl BlobBackend for FileBlobBackend {
     }
 
     fn read(&self, id: Uuid) -> Result<Vec<u8>> {
+        if let Some(r) = PackRef::from_uuid(id) {
+            return self.read_packed(r);
+        }
         let path = self.path_of(id);
         crate::storage::faults::check(&path, crate::storage::faults::FaultOp::Read)?;
         let mut bytes = std::fs::read(&path).map_err(|e| SopError::io(&path, e))?;
@@ -108,18 +171,105 @@ impl BlobBackend for FileBlobBackend {
     fn describe(&self, id: Uuid) -> PathBuf {
         self.path_of(id)
     }
+
+    fn supports_packs(&self) -> bool {
+        true
+    }
+
+    fn write_pack(&self, pack: u64, bytes: &[u8]) -> Result<()> {
+        let path = self.pack_path(pack);
+        let dir = self.root.join("packs");
+        if fsio::write_new(&path, bytes, true).is_err() {
+            // First pack: create the folder and retry once.
+            fsio::ensure_dir(&dir)?;
+            if let Some(parent) = dir.parent() {
+                fsio::sync_dir(parent)?;
+            }
+            fsio::write_new(&path, bytes, true)?;
+        }
+        fsio::sync_dir(&dir)
+    }
+
+    fn remove_pack(&self, pack: u64) -> Result<()> {
+        fsio::remove_if_exists(&self.pack_path(pack))
+    }
+
+    fn pack_size(&self, pack: u64) -> Option<u64> {
+        std::fs::metadata(self.pack_path(pack))
+            .ok()
+            .map(|m| m.len())
+    }
 }
 
-/// Frames blobs and checks them on read.
+/// Frames blobs and checks them on read; remembers pack file sizes.
 #[derive(Clone)]
 pub struct BlobStore {
     backend: Arc<dyn BlobBackend>,
+    /// Sizes of pack files (immutable once written), learnt on write or
+    /// from the file system.
+    pack_sizes: Arc<Mutex<HashMap<u64, u64>>>,
 }
 
 impl BlobStore {
     /// Wraps a backend.
     pub fn new(backend: Arc<dyn BlobBackend>) -> Self {
-        BlobStore { backend }
+        BlobStore {
+            backend,
+            pack_sizes: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Where a checkpoint puts its node blobs: packs when the backend
+    /// stores them, one blob each otherwise.
+    pub fn node_writer(&self) -> NodeWriter {
+        NodeWriter {
+            packs: self.backend.supports_packs().then(Vec::new),
+            blobs: Vec::new(),
+        }
+    }
+
+    /// Writes a checkpoint's node blobs and makes them durable (blocking).
+    pub fn write_nodes(&self, nodes: NodeWriter) -> Result<WrittenNodes> {
+        let mut written = Vec::new();
+        for p in nodes.packs.into_iter().flatten().filter(|p| !p.is_empty()) {
+            let (id, bytes, frames) = p.finish();
+            self.backend.write_pack(id, &bytes)?;
+            written.push((id, bytes.len() as u64, frames));
+        }
+        if !nodes.blobs.is_empty() {
+            let ids: Vec<Uuid> = nodes.blobs.iter().map(|(id, _)| *id).collect();
+            for (id, payload) in &nodes.blobs {
+                self.put(*id, FrameKind::Node, payload)?;
+            }
+            self.sync(&ids)?;
+        }
+        Ok(WrittenNodes(written))
+    }
+
+    /// Remembers the sizes of the packs a checkpoint wrote.
+    pub fn register_nodes(&self, written: WrittenNodes) {
+        let mut sizes = self.pack_sizes.lock();
+        for (id, size, _) in written.0 {
+            sizes.insert(id, size);
+        }
+    }
+
+    /// The size of a pack file (blocking on a first look-up); `None` when
+    /// the backend has no such pack.
+    pub fn pack_size(&self, pack: u64) -> Option<u64> {
+        if let Some(s) = self.pack_sizes.lock().get(&pack) {
+            return Some(*s);
+        }
+        let size = self.backend.pack_size(pack)?;
+        self.pack_sizes.lock().insert(pack, size);
+        Some(size)
+    }
+
+    /// Reads the sealed frame a pack reference names (for moving it).
+    pub fn read_sealed(&self, id: Uuid) -> Result<Vec<u8>> {
+        let bytes = self.backend.read(id)?;
+        frame::open(&self.backend.describe(id), FrameKind::Node, &bytes)?;
+        Ok(bytes)
     }
 
     /// The backend.
@@ -144,8 +294,64 @@ impl BlobStore {
         self.backend.sync(ids)
     }
 
-    /// Deletes a blob.
-    pub fn remove(&self, id: Uuid) -> Result<()> {
-        self.backend.remove(id)
+    /// Deletes superseded blobs nobody can read any more (blocking). Plain
+    /// blobs are deleted; a pack reference only marks its pack, and a
+    /// marked pack file is deleted unless `still_readable` (the packs named
+    /// by the registry's current ids and by garbage not yet due) holds it.
+    pub fn remove_all(&self, ids: &[Uuid], still_readable: &HashSet<u64>) -> Result<()> {
+        for id in ids.iter().filter(|id| PackRef::from_uuid(**id).is_none()) {
+            self.backend.remove(*id)?;
+        }
+        for p in pack::packs_of(ids.iter().copied()) {
+            if !still_readable.contains(&p) {
+                self.backend.remove_pack(p)?;
+                self.pack_sizes.lock().remove(&p);
+            }
+        }
+        Ok(())
     }
 }
+
+/// The node blobs of one checkpoint being assembled (see
+/// [`BlobStore::node_writer`]): frames in packs when the backend stores
+/// them (the last pack is being filled), else, or for a node too large for
+/// a pack, one blob per node.
+pub struct NodeWriter {
+    packs: Option<Vec<PackWriter>>,
+    blobs: Vec<(Uuid, Vec<u8>)>,
+}
+
+impl NodeWriter {
+    /// Adds a node payload; returns its physical id.
+    pub fn add(&mut self, payload: &[u8]) -> Uuid {
+        if let Some(p) = self.room(payload.len()) {
+            return p.add(FrameKind::Node, payload);
+        }
+        let id = Uuid::new_v4();
+        self.blobs.push((id, payload.to_vec()));
+        id
+    }
+
+    /// Adds an already sealed node frame (moved out of a sparse pack);
+    /// `None` when it cannot be packed.
+    pub fn add_sealed(&mut self, sealed: &[u8]) -> Option<Uuid> {
+        let payload_len = sealed.len().saturating_sub(frame::FRAME_HEADER);
+        self.room(payload_len).map(|p| p.add_sealed(sealed))
+    }
+
+    /// The pack to add a frame of `payload_len` bytes to, if it can be packed.
+    fn room(&mut self, payload_len: usize) -> Option<&mut PackWriter> {
+        let packs = self.packs.as_mut()?;
+        if !PackWriter::new_fits(payload_len) {
+            return None;
+        }
+        if !packs.last().is_some_and(|p| p.fits(payload_len)) {
+            packs.push(PackWriter::new());
+        }
+        packs.last_mut()
+    }
+}
+
+/// Packs written by [`BlobStore::write_nodes`]: `(pack, size, frames)`.
+#[derive(Debug, Default)]
+pub struct WrittenNodes(Vec<(u64, u64, u32)>);

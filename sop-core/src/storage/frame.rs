@@ -38,6 +38,8 @@ pub enum FrameKind {
     Journal = 4,
     /// A chunk of a binary artifact or other opaque blob.
     Opaque = 5,
+    /// The header of a node pack ([`crate::storage::blob_store::pack`]).
+    PackHeader = 6,
 }
 
 impl FrameKind {
@@ -48,6 +50,7 @@ impl FrameKind {
             3 => FrameKind::WalRecord,
             4 => FrameKind::Journal,
             5 => FrameKind::Opaque,
+            6 => FrameKind::PackHeader,
             _ => return None,
         })
     }
