@@ -39,6 +39,7 @@ impl MemoState {
     }
 
     /// The number of raw tokens the memo knows.
+    #[cfg(test)]
     pub fn known_tokens(&self) -> usize {
         self.raw.len()
     }
