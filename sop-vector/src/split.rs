@@ -19,6 +19,7 @@ use crate::error::{Ctx, Result, VectorError};
 use crate::kmeans::split_in_two;
 use crate::schema::{CentroidRecord, DataKey, Location, VecKey};
 use crate::store::VectorStore;
+use crate::stored::StoredVector;
 
 impl VectorStore {
     /// Splits every bucket of `touched` past the split bound.
@@ -53,7 +54,7 @@ impl VectorStore {
             if k.deleted {
                 dead.push(k);
             } else {
-                live.push((k, v));
+                live.push((k, v.to_vec()));
             }
         }
         Ok((live, dead))
@@ -97,7 +98,7 @@ impl VectorStore {
             };
             self.vecs.remove(&old).await.ctx(d, self.vecs.name())?;
             self.vecs
-                .add(loc.key(&old.id, false), v)
+                .add(loc.key(&old.id, false), StoredVector::new(&v))
                 .await
                 .ctx(d, self.vecs.name())?;
             let key = DataKey::at(old.id.as_str(), loc, self.config.active_version);
