@@ -1,26 +1,25 @@
-//! Criterion benches of the node encode/decode hot path.
+//! Criterion benches of the node encode/decode hot path and of a leaf's
+//! copy-on-write (the first change of a leaf in a write transaction).
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use std::path::Path;
-use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sop_core::btree::item::{decode_node, encode_node, Item, Leaf, Node, ValueCell};
+use sop_core::btree::item::{decode_node, encode_node, CellRef, LeafBuilder, Node};
 use sop_core::Uuid;
 
 fn leaf(n: usize) -> Node<[u8; 16], Vec<u8>> {
-    Node::Leaf(Leaf::from_items(
-        (0..n)
-            .map(|i| {
-                Arc::new(Item {
-                    key: [i as u8; 16],
-                    id: Uuid::now_v7(),
-                    version: i as u64,
-                    value: ValueCell::Inline(vec![7u8; 100]),
-                })
-            })
-            .collect(),
-    ))
+    let value = rmp_serde::to_vec(&serde_bytes::ByteBuf::from(vec![7u8; 100])).expect("encode");
+    let mut b = LeafBuilder::with_capacity(n);
+    for i in 0..n {
+        b.push(
+            [i as u8; 16],
+            Uuid::now_v7(),
+            i as u64,
+            CellRef::Inline(&value),
+        );
+    }
+    Node::leaf(b.finish())
 }
 
 fn bench(c: &mut Criterion) {
@@ -31,6 +30,16 @@ fn bench(c: &mut Criterion) {
     let bytes = encode_node("bench", &node).expect("encode");
     c.bench_function("decode_leaf_128x(16B key,100B value)", |b| {
         b.iter(|| decode_node::<[u8; 16], Vec<u8>>("bench", Path::new("b"), &bytes))
+    });
+    let value = [0x91u8, 1];
+    c.bench_function("cow_leaf_128_insert_one", |b| {
+        b.iter(|| {
+            let Node::Leaf(mut copy, _) = node.clone() else {
+                unreachable!()
+            };
+            copy.insert(64, [9u8; 16], Uuid::nil(), 1, CellRef::Inline(&value));
+            copy
+        })
     });
 }
 

@@ -3,6 +3,10 @@
 //! a full scan and concurrent writers. Prints one JSON line.
 //!
 //! `cargo run --release -p sop-core --example bench_core -- --n 1000000`
+//!
+//! `--phases insert,checkpoint,get,scan,concurrent` (the default) selects what
+//! runs, so a profiler (`valgrind --tool=callgrind`) can attribute instruction
+//! counts to one phase by difference; skipped phases report `null`.
 
 use std::time::Instant;
 
@@ -25,6 +29,16 @@ fn arg(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+fn phases() -> Vec<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let list = args
+        .iter()
+        .position(|a| a == "--phases")
+        .and_then(|i| args.get(i + 1))
+        .map_or("insert,checkpoint,get,scan,concurrent", String::as_str);
+    list.split(',').map(str::to_string).collect()
+}
+
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -43,6 +57,8 @@ async fn main() -> Result<(), SopError> {
     let batch = arg("--batch", 1_000);
     let reads = arg("--reads", 200_000);
     let slot = arg("--slot", 128) as usize;
+    let phases = phases();
+    let on = |p: &str| phases.iter().any(|q| q == p);
     let dir = tempfile::tempdir().map_err(|e| SopError::io("tempdir", e))?;
     let db = Database::open(DatabaseOptions::new(dir.path())).await?;
     let opts = StoreOptions::with_slot_length(slot);
@@ -51,108 +67,119 @@ async fn main() -> Result<(), SopError> {
         .map(|_| serde_bytes::ByteArray::new(rng.gen()))
         .collect();
     let value = serde_bytes::ByteBuf::from(vec![7u8; 100]);
+    let mut out = serde_json::json!({
+        "bench": "core",
+        "n": n,
+        "batch": batch,
+        "slot_length": slot,
+        "reads": reads,
+    });
 
-    let t0 = Instant::now();
-    let mut commit_s = 0.0;
-    for (i, chunk) in keys.chunks(batch as usize).enumerate() {
-        let tx = db.begin(TransactionMode::ForWriting).await?;
-        let tree = tx.new_btree::<Key, Val>("bench", opts.clone()).await?;
-        for k in chunk {
-            tree.add(*k, value.clone()).await?;
+    if on("insert") {
+        let t0 = Instant::now();
+        let mut commit_s = 0.0;
+        for (i, chunk) in keys.chunks(batch as usize).enumerate() {
+            let tx = db.begin(TransactionMode::ForWriting).await?;
+            let tree = tx.new_btree::<Key, Val>("bench", opts.clone()).await?;
+            for k in chunk {
+                tree.add(*k, value.clone()).await?;
+            }
+            let tc = Instant::now();
+            tx.commit().await?;
+            commit_s += tc.elapsed().as_secs_f64();
+            if i % 200 == 0 {
+                eprintln!("inserted {} / {n}", (i + 1) * batch as usize);
+            }
         }
-        let tc = Instant::now();
-        tx.commit().await?;
-        commit_s += tc.elapsed().as_secs_f64();
-        if i % 200 == 0 {
-            eprintln!("inserted {} / {n}", (i + 1) * batch as usize);
-        }
+        let insert_s = t0.elapsed().as_secs_f64();
+        out["insert_ops"] = (n as f64 / insert_s).round().into();
+        out["insert_s"] = insert_s.into();
+        out["insert_commit_s"] = commit_s.into();
     }
-    let insert_s = t0.elapsed().as_secs_f64();
-    let t1 = Instant::now();
-    db.checkpoint().await?;
-    let checkpoint_s = t1.elapsed().as_secs_f64();
+    if on("checkpoint") {
+        let t1 = Instant::now();
+        db.checkpoint().await?;
+        out["checkpoint_s"] = t1.elapsed().as_secs_f64().into();
+    }
 
-    // Warm random point reads.
-    let tx = db.begin(TransactionMode::NoCheck).await?;
-    let tree = tx.open_btree::<Key, Val>("bench").await?;
-    for k in keys.iter().step_by(7) {
-        tree.get(k).await?;
-    }
-    let t2 = Instant::now();
-    let mut found = 0u64;
-    for _ in 0..reads {
-        let k = &keys[rng.gen_range(0..keys.len())];
-        if tree.get(k).await?.is_some() {
-            found += 1;
-        }
-    }
-    let get_s = t2.elapsed().as_secs_f64();
-    assert_eq!(found, reads);
-
-    let t3 = Instant::now();
-    let mut scanned = 0u64;
-    let mut stream = std::pin::pin!(tree.keys(.., Direction::Forward));
-    while let Some(k) = stream.next().await {
-        k?;
-        scanned += 1;
-    }
-    let scan_s = t3.elapsed().as_secs_f64();
-    assert_eq!(scanned, n);
-    tx.commit().await?;
-
-    // Concurrent writers: 4 tasks inserting disjoint keys into one store.
-    let writers = 4u64;
-    let per_writer = (n / 10).max(writers * batch) / writers;
-    let t4 = Instant::now();
-    let mut tasks = Vec::new();
-    for w in 0..writers {
-        let db = db.clone();
-        let opts = opts.clone();
-        let value = value.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut rng = SmallRng::seed_from_u64(1000 + w);
-            let mut done = 0;
-            while done < per_writer {
-                let tx = db.begin(TransactionMode::ForWriting).await?;
-                let tree = tx.new_btree::<Key, Val>("concurrent", opts.clone()).await?;
-                for _ in 0..batch.min(per_writer - done) {
-                    let mut k: [u8; 16] = rng.gen();
-                    k[0] = w as u8;
-                    tree.add(serde_bytes::ByteArray::new(k), value.clone())
-                        .await?;
-                }
-                match tx.commit().await {
-                    Ok(()) => done += batch.min(per_writer - done),
-                    Err(e) if e.is_retryable() => {}
-                    Err(e) => return Err(e),
+    if on("insert") && (on("get") || on("scan")) {
+        let tx = db.begin(TransactionMode::NoCheck).await?;
+        let tree = tx.open_btree::<Key, Val>("bench").await?;
+        if on("get") {
+            // Warm up, then random point reads.
+            for k in keys.iter().step_by(7) {
+                tree.get(k).await?;
+            }
+            let t2 = Instant::now();
+            let mut found = 0u64;
+            for _ in 0..reads {
+                let k = &keys[rng.gen_range(0..keys.len())];
+                if tree.get(k).await?.is_some() {
+                    found += 1;
                 }
             }
-            Ok::<(), SopError>(())
-        }));
+            let get_s = t2.elapsed().as_secs_f64();
+            assert_eq!(found, reads);
+            out["get_ops"] = (reads as f64 / get_s).round().into();
+        }
+        if on("scan") {
+            let t3 = Instant::now();
+            let mut scanned = 0u64;
+            let mut stream = std::pin::pin!(tree.keys(.., Direction::Forward));
+            while let Some(k) = stream.next().await {
+                k?;
+                scanned += 1;
+            }
+            let scan_s = t3.elapsed().as_secs_f64();
+            assert_eq!(scanned, n);
+            out["scan_items_s"] = (scanned as f64 / scan_s).round().into();
+        }
+        tx.commit().await?;
     }
-    for t in tasks {
-        t.await.map_err(|e| SopError::Task(e.to_string()))??;
-    }
-    let conc_s = t4.elapsed().as_secs_f64();
 
-    println!(
-        "{}",
-        serde_json::json!({
-            "bench": "core",
-            "n": n,
-            "batch": batch,
-            "slot_length": slot,
-            "insert_ops": (n as f64 / insert_s).round(),
-            "insert_s": insert_s,
-            "insert_commit_s": commit_s,
-            "checkpoint_s": checkpoint_s,
-            "reads": reads,
-            "get_ops": (reads as f64 / get_s).round(),
-            "scan_items_s": (scanned as f64 / scan_s).round(),
-            "concurrent_writers": writers,
-            "concurrent_insert_ops": ((per_writer * writers) as f64 / conc_s).round(),
-            "peak_rss_mb": peak_rss_mb(),
-        })
-    );
+    if on("concurrent") {
+        // Concurrent writers: 4 tasks inserting disjoint keys into one store.
+        let writers = 4u64;
+        let per_writer = (n / 10).max(writers * batch) / writers;
+        let t4 = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..writers {
+            let db = db.clone();
+            let opts = opts.clone();
+            let value = value.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut rng = SmallRng::seed_from_u64(1000 + w);
+                let mut done = 0;
+                while done < per_writer {
+                    let tx = db.begin(TransactionMode::ForWriting).await?;
+                    let tree = tx.new_btree::<Key, Val>("concurrent", opts.clone()).await?;
+                    for _ in 0..batch.min(per_writer - done) {
+                        let mut k: [u8; 16] = rng.gen();
+                        k[0] = w as u8;
+                        tree.add(serde_bytes::ByteArray::new(k), value.clone())
+                            .await?;
+                    }
+                    match tx.commit().await {
+                        Ok(()) => done += batch.min(per_writer - done),
+                        Err(e) if e.is_retryable() => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok::<(), SopError>(())
+            }));
+        }
+        for t in tasks {
+            t.await.map_err(|e| SopError::Task(e.to_string()))??;
+        }
+        let conc_s = t4.elapsed().as_secs_f64();
+        out["concurrent_writers"] = writers.into();
+        out["concurrent_insert_ops"] = ((per_writer * writers) as f64 / conc_s).round().into();
+    }
+    out["peak_rss_mb"] = peak_rss_mb().into();
+    out["loadavg"] = std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+        .into();
+    println!("{out}");
     db.close().await
 }

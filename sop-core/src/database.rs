@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::cluster::Cluster;
 use crate::engine::{Engine, EngineStats};
 use crate::error::Result;
 use crate::options::{DatabaseOptions, Mode, TransactionMode, TransactionOptions};
@@ -33,17 +34,31 @@ impl Database {
     /// Opens (creating when missing) the database described by `options`,
     /// recovering from any crash: a complete checkpoint journal is re-applied,
     /// a torn one ignored, and the WAL is replayed as stores are opened.
+    ///
+    /// Clustered ([`Mode::Clustered`]): connects to Redis first (an
+    /// unreachable Redis is an error) and opens inside a commit section, so
+    /// recovery never races another process's commit or checkpoint.
     pub async fn open(options: DatabaseOptions) -> Result<Database> {
-        if let Mode::Clustered { redis_url } = &options.mode {
+        let Mode::Clustered { redis_url } = &options.mode else {
+            let engine = fsio::blocking(move || Engine::open(options, None)).await?;
+            return Ok(Database {
+                engine: Arc::new(engine),
+            });
+        };
+        if options.stores_folders.len() > 1 {
             return Err(SopError::InvalidArgument {
                 field: "mode",
-                reason: format!("clustered mode ({redis_url}) is not available in this build yet; use Mode::Standalone"),
+                reason: "clustered mode with replicated metadata (two stores_folders) is not \
+                         supported; use one stores folder (with erasure-coded blobs if needed)"
+                    .into(),
             });
         }
-        let engine = fsio::blocking(move || Engine::open(options)).await?;
-        Ok(Database {
-            engine: Arc::new(engine),
-        })
+        let cluster = Arc::new(Cluster::connect(redis_url, &options.stores_folders[0]).await?);
+        let section = cluster.enter_for_maintenance().await?;
+        let opened = fsio::blocking(move || Engine::open(options, Some(cluster))).await;
+        section.release().await;
+        let engine = Arc::new(opened?);
+        Ok(Database { engine })
     }
 
     /// Begins a transaction with the default `max_time` (15 minutes).
@@ -52,7 +67,12 @@ impl Database {
     }
 
     /// Begins a transaction with explicit options.
+    ///
+    /// Clustered, the process first absorbs what other processes committed
+    /// (and reloads after another process's checkpoint), so the transaction
+    /// starts from the newest committed state.
     pub async fn begin_with(&self, options: TransactionOptions) -> Result<Transaction> {
+        self.engine.catch_up().await?;
         Ok(Transaction::begin(self.engine.clone(), options))
     }
 

@@ -35,18 +35,30 @@ use uuid::Uuid;
 use crate::btree::store::ErasedStore;
 use crate::cache::l1::L1Cache;
 use crate::cache::l2::{L2Cache, MemoryL2Cache};
+use crate::cluster::{Cluster, LogCursor};
 use crate::error::{Result, SopError};
+use crate::log_replay::ReplayState;
 use crate::options::DatabaseOptions;
 use crate::storage::blob_store::{BlobStore, FileBlobBackend};
-use crate::storage::catalog::{Catalog, StoreInfo};
+use crate::storage::catalog::{now_ms, Catalog, DeferredBlob};
 use crate::storage::commit_record::{CommitRecord, StoreRecord};
 use crate::storage::frame::{self, FrameKind};
 use crate::storage::registry::{
-    encode_block, BlockImage, Handle, NodeId, RegistryFiles, BLOCK_SIZE, HANDLES_PER_BLOCK,
+    encode_block, BlockImage, Handle, NodeId, RegistryFiles, RegistryLoadReport, BLOCK_SIZE,
+    HANDLES_PER_BLOCK,
 };
 use crate::storage::replication::{self, Replication, ReplicationStatus};
 use crate::storage::wal::{wal_path, Wal, WalEntry};
 use crate::storage::{checked_json, fsio};
+
+/// Clustered mode: how long a superseded blob outlives its replacement, so
+/// that any transaction of any process that could read it has ended
+/// (transactions live at most [`crate::MAX_MAX_TIME`]).
+pub const SHARED_BLOB_GRACE: std::time::Duration =
+    std::time::Duration::from_secs(crate::MAX_MAX_TIME.as_secs() + 60);
+
+/// Registry handles by logical node id.
+pub type RegistryMap = crate::id_hash::IdMap<NodeId, Handle>;
 
 /// Ops of one store waiting to be replayed when the store is first opened.
 #[derive(Debug, Clone)]
@@ -74,6 +86,10 @@ pub struct EngineStats {
     pub collected_blobs: u64,
     /// Post-commit maintenance (GC, checkpoint) failures; the commits stood.
     pub maintenance_errors: u64,
+    /// Clustered mode: records of other processes applied.
+    pub followed_records: u64,
+    /// Clustered mode: reloads after another process's checkpoint.
+    pub cluster_reloads: u64,
 }
 
 /// Shared state of an open database.
@@ -94,8 +110,10 @@ pub struct Engine {
     pub replication: Option<Replication>,
     /// Where node and value blobs live without erasure coding.
     pub blobs_folder: PathBuf,
-    /// In-memory registry handles.
-    pub registry: RwLock<crate::id_hash::IdMap<NodeId, Handle>>,
+    /// In-memory registry handles: an immutable snapshot replaced (never
+    /// mutated) by checkpoints and reloads, so a view keeps resolving its
+    /// snapshot's clean nodes to the blobs they had when it began.
+    pub registry: RwLock<Arc<RegistryMap>>,
     /// Decoded nodes.
     pub l1: L1Cache,
     /// Decoded values of medium placement.
@@ -106,6 +124,15 @@ pub struct Engine {
     pub ttls: crate::cache::l2::CacheTtls,
     /// The write-ahead log.
     pub wal: Wal,
+    /// How far this process has absorbed the WAL (clustered mode: other
+    /// processes append to it too). Held by commit sections and following.
+    pub log_cursor: tokio::sync::Mutex<LogCursor>,
+    /// Clustered mode: Redis and the commit section; `None` standalone.
+    pub cluster: Option<Arc<Cluster>>,
+    /// Clustered mode: blobs superseded here that other processes may still
+    /// read, with the Unix milliseconds after which they may be deleted;
+    /// merged into the catalog's list by the next checkpoint.
+    pub deferred: Mutex<Vec<DeferredBlob>>,
     /// The catalog as of the last checkpoint plus stores created since.
     pub catalog: Mutex<Catalog>,
     /// Stores opened with their types.
@@ -139,7 +166,7 @@ const OPTIONS_TAG: &str = "options";
 
 impl Engine {
     /// Opens or creates the database files and recovers.
-    pub fn open(options: DatabaseOptions) -> Result<Engine> {
+    pub fn open(options: DatabaseOptions, cluster: Option<Arc<Cluster>>) -> Result<Engine> {
         options.validate()?;
         let persisted = options.persisted();
         let mut folder_errors: Vec<Option<SopError>> = Vec::new();
@@ -180,18 +207,12 @@ impl Engine {
                 rep.mark_passive_stale(&e)?;
             }
         }
-        replay_journal(&meta_folder, registry_files)?;
-        let mut catalog: Catalog =
-            checked_json::read(&meta_folder.join("catalog.json"), CATALOG_TAG)?.unwrap_or_default();
-        let (handles, report) = registry_files.load()?;
-        let min_lsn = catalog
-            .stores
-            .values()
-            .map(|s| s.flushed_lsn)
-            .min()
-            .unwrap_or(catalog.checkpoint_lsn)
-            .min(catalog.checkpoint_lsn);
-        let (wal, entries) = Wal::open(&meta_folder, min_lsn)?;
+        let (catalog, handles, report) = load_checkpoint(&meta_folder, registry_files)?;
+        let mut replay = ReplayState::new(catalog);
+        let clustered = matches!(options.mode, crate::options::Mode::Clustered { .. });
+        // Clustered: another process may be appending right now, so a torn
+        // tail is only cut by a process holding the cluster commit lock.
+        let (wal, entries) = Wal::open(&meta_folder, replay.min_needed_lsn(), !clustered)?;
         if let Some(rep) = &replication {
             if let Some(p) = rep.live_passive() {
                 // Fast-forward the passive side (erases any divergence a crash
@@ -212,57 +233,19 @@ impl Engine {
                 }
             }
         }
-        let mut pending: HashMap<u32, Vec<PendingOps>> = HashMap::new();
-        let mut dropped = HashSet::new();
-        let mut replayed = 0;
+        let max_id = handles.keys().copied().max().unwrap_or(0);
+        let mut next_node_id = replay.catalog.next_node_id.max(max_id + 1).max(1);
         for entry in &entries {
-            let record = CommitRecord::decode(&entry.body)?;
-            replayed += 1;
-            for s in record.stores {
-                let flushed = catalog
-                    .stores
-                    .get(&s.name)
-                    .filter(|i| i.id == s.store_id)
-                    .map(|i| i.flushed_lsn);
-                if flushed.is_some_and(|f| entry.lsn <= f) {
-                    continue;
-                }
-                if entry.lsn <= catalog.checkpoint_lsn && flushed.is_none() {
-                    // Created and dropped (or superseded) before the checkpoint.
-                    continue;
-                }
-                if let Some(info) = s.create {
-                    catalog.next_store_id = catalog.next_store_id.max(info.id + 1);
-                    catalog.next_node_id = catalog.next_node_id.max(info.root + 1);
-                    catalog.stores.insert(
-                        info.name.clone(),
-                        StoreInfo {
-                            flushed_lsn: 0,
-                            ..info
-                        },
-                    );
-                }
-                if s.drop {
-                    catalog.stores.remove(&s.name);
-                    pending.remove(&s.store_id);
-                    dropped.insert(s.store_id);
-                    continue;
-                }
-                if !s.ops.is_empty() {
-                    pending.entry(s.store_id).or_default().push(PendingOps {
-                        lsn: entry.lsn,
-                        tx_id: record.tx_id,
-                        ops: s.ops,
-                    });
-                }
-            }
+            replay.absorb(entry, || {
+                next_node_id += 1;
+                next_node_id - 1
+            })?;
         }
+        let log_cursor = LogCursor::at_end_of(&wal)?;
         let blobs_folder = options
             .blobs_folder
             .clone()
             .unwrap_or_else(|| folder.clone());
-        let max_id = handles.keys().copied().max().unwrap_or(0);
-        let next_node_id = catalog.next_node_id.max(max_id + 1).max(1);
         let (backend, erasure): (Arc<dyn crate::storage::blob_store::BlobBackend>, _) =
             match &options.erasure {
                 Some(cfg) => {
@@ -280,18 +263,27 @@ impl Engine {
             blobs_folder,
             l1: L1Cache::new(options.l1_cache_nodes),
             values: L1Cache::new(options.value_cache_items),
-            l2: Arc::new(MemoryL2Cache::new(options.l2_cache_entries)),
             ttls: options.cache_ttls,
             folder,
             blobs,
             erasure,
-            registry: RwLock::new(handles.into_iter().collect()),
+            registry: RwLock::new(Arc::new(handles.into_iter().collect())),
             wal,
-            catalog: Mutex::new(catalog),
+            log_cursor: tokio::sync::Mutex::new(log_cursor),
+            l2: match &cluster {
+                Some(c) => Arc::new(crate::cluster::RedisL2Cache::new(
+                    c.client.clone(),
+                    c.prefix.clone(),
+                )),
+                None => Arc::new(MemoryL2Cache::new(options.l2_cache_entries)),
+            },
+            cluster,
+            deferred: Mutex::new(Vec::new()),
+            catalog: Mutex::new(replay.catalog),
             stores: Mutex::new(HashMap::new()),
             open_lock: tokio::sync::Mutex::new(()),
-            pending: Mutex::new(pending),
-            dropped: Mutex::new(dropped),
+            pending: Mutex::new(replay.pending),
+            dropped: Mutex::new(replay.dropped),
             commit_gate: Arc::new(tokio::sync::RwLock::new(())),
             next_node_id: AtomicU64::new(next_node_id),
             generation: AtomicU64::new(1),
@@ -299,7 +291,7 @@ impl Engine {
             garbage: Mutex::new(Vec::new()),
             stats: Mutex::new(EngineStats {
                 repaired_blocks: report.repaired,
-                replayed_records: replayed,
+                replayed_records: replay.records,
                 ..Default::default()
             }),
             options,
@@ -310,6 +302,11 @@ impl Engine {
     /// A fresh logical node id.
     pub fn allocate_node_id(&self) -> NodeId {
         self.next_node_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Makes every later node id at least `min`.
+    pub fn raise_node_ids(&self, min: NodeId) {
+        self.next_node_id.fetch_max(min, Ordering::AcqRel);
     }
 
     /// Counters.
@@ -329,30 +326,25 @@ impl Engine {
         eprintln!("sop-core: post-commit maintenance failed (will retry): {e}");
     }
 
-    /// The physical blob of an unchanged node.
-    pub fn registry_lookup(&self, store: &str, id: NodeId) -> Result<Uuid> {
-        match self.registry.read().get(&id) {
-            Some(h) if !h.deleted => Ok(h.current()),
-            Some(_) => Err(SopError::format(
-                self.active_side()
-                    .registry
-                    .primary_path_of_block(id / HANDLES_PER_BLOCK)
-                    .0,
-                format!("store '{store}': node {id} is marked deleted in the registry"),
-            )),
-            None => Err(SopError::format(
-                self.active_side()
-                    .registry
-                    .primary_path_of_block(id / HANDLES_PER_BLOCK)
-                    .0,
-                format!("store '{store}': node {id} has no registry handle"),
-            )),
-        }
+    /// The current registry snapshot.
+    pub fn registry_snapshot(&self) -> Arc<RegistryMap> {
+        self.registry.read().clone()
     }
 
-    /// Whether the registry knows a node.
-    pub fn registry_has(&self, id: NodeId) -> bool {
-        self.registry.read().get(&id).is_some_and(|h| !h.deleted)
+    /// The physical blob of an unchanged node in `registry` (a snapshot).
+    pub fn registry_lookup(&self, registry: &RegistryMap, store: &str, id: NodeId) -> Result<Uuid> {
+        let problem = match registry.get(&id) {
+            Some(h) if !h.deleted => return Ok(h.current()),
+            Some(_) => "is marked deleted in the registry",
+            None => "has no registry handle",
+        };
+        Err(SopError::format(
+            self.active_side()
+                .registry
+                .primary_path_of_block(id / HANDLES_PER_BLOCK)
+                .0,
+            format!("store '{store}': node {id} {problem}"),
+        ))
     }
 
     /// Reads and checks a blob on a blocking thread. With `cache`, the framed
@@ -424,6 +416,22 @@ impl Engine {
             .extend(blobs.into_iter().map(|b| (g, b)));
     }
 
+    /// Queues blobs superseded by a commit. Clustered, other processes may
+    /// still read them, so they wait [`SHARED_BLOB_GRACE`] (persisted by the
+    /// next checkpoint); standalone they are ordinary garbage.
+    pub fn retire_shared(&self, blobs: Vec<Uuid>) {
+        if self.cluster.is_none() {
+            return self.retire(blobs);
+        }
+        let after = now_ms() + SHARED_BLOB_GRACE.as_millis() as u64;
+        self.deferred
+            .lock()
+            .extend(blobs.into_iter().map(|blob| DeferredBlob {
+                delete_after_ms: after,
+                blob,
+            }));
+    }
+
     /// Deletes the garbage no live transaction can reach.
     pub async fn collect_garbage(self: &Arc<Self>) -> Result<()> {
         let min_active = self
@@ -484,8 +492,27 @@ impl Engine {
         .await
     }
 
-    /// Takes a checkpoint: see the module docs.
+    /// Takes a checkpoint: see the module docs. Clustered, inside a commit
+    /// section after following every record of every process.
     pub async fn checkpoint(self: &Arc<Self>) -> Result<()> {
+        let Some(cluster) = &self.cluster else {
+            return self.checkpoint_unlocked().await;
+        };
+        let section = cluster.enter_for_maintenance().await?;
+        let mut cursor = self.log_cursor.lock().await;
+        let done = async {
+            self.follow_log(&mut cursor, true).await?;
+            self.checkpoint_unlocked().await?;
+            *cursor = LogCursor::at_end_of(&self.wal)?;
+            Ok(())
+        }
+        .await;
+        drop(cursor);
+        section.release().await;
+        done
+    }
+
+    async fn checkpoint_unlocked(self: &Arc<Self>) -> Result<()> {
         let _gate = self.commit_gate.write().await;
         let stores: Vec<Arc<dyn ErasedStore>> = self.stores.lock().values().cloned().collect();
         // 1. Encode dirty nodes.
@@ -559,6 +586,8 @@ impl Engine {
         };
         // 3. New catalog.
         let lsn = self.wal.last_lsn();
+        let local_deferred: Vec<DeferredBlob> = self.deferred.lock().clone();
+        let mut expired: Vec<DeferredBlob> = Vec::new();
         let catalog = {
             let mut c = self.catalog.lock().clone();
             let pending = self.pending.lock();
@@ -577,6 +606,21 @@ impl Engine {
             c.next_node_id = self.next_node_id.load(Ordering::Acquire);
             c.checkpoint_lsn = lsn;
             c.checkpoints += 1;
+            if self.cluster.is_some() {
+                let after = now_ms() + SHARED_BLOB_GRACE.as_millis() as u64;
+                c.deferred_garbage
+                    .extend(superseded.drain(..).map(|blob| DeferredBlob {
+                        delete_after_ms: after,
+                        blob,
+                    }));
+                c.deferred_garbage.extend(local_deferred.iter().copied());
+                let now = now_ms();
+                let (due, keep) = std::mem::take(&mut c.deferred_garbage)
+                    .into_iter()
+                    .partition(|d| d.delete_after_ms <= now);
+                c.deferred_garbage = keep;
+                expired = due;
+            }
             c
         };
         let keep: Vec<WalEntry> = self.wal_entries_still_needed(&catalog)?;
@@ -589,6 +633,11 @@ impl Engine {
                 engine.blobs.put(*phys, FrameKind::Node, bytes)?;
             }
             engine.blobs.sync(&ids)?;
+            for d in &expired {
+                // Deleted before the catalog forgets them: a crash here only
+                // means the next checkpoint deletes them again.
+                engine.blobs.remove(d.blob)?;
+            }
             let catalog_bytes =
                 serde_json::to_vec(&catalog_for_io).map_err(|e| SopError::Codec {
                     store: "<catalog>".into(),
@@ -617,14 +666,15 @@ impl Engine {
         .await?;
         // 5. Install.
         {
-            let mut reg = self.registry.write();
+            let mut next = RegistryMap::clone(&self.registry_snapshot());
             for (id, h) in updated {
                 if h.deleted {
-                    reg.remove(&id);
+                    next.remove(&id);
                 } else {
-                    reg.insert(id, h);
+                    next.insert(id, h);
                 }
             }
+            *self.registry.write() = Arc::new(next);
         }
         for (s, map, freed) in per_store {
             s.install_flushed(&map, &freed);
@@ -632,6 +682,7 @@ impl Engine {
         *self.catalog.lock() = catalog;
         self.dropped.lock().clear();
         self.retire(superseded);
+        self.deferred.lock().drain(..local_deferred.len());
         self.bump(|s| s.checkpoints += 1);
         drop(_gate);
         self.collect_garbage().await
@@ -672,8 +723,29 @@ impl Engine {
             .collect()
     }
 
-    /// Writes a drop record for `name` and forgets the store.
+    /// Writes a drop record for `name` and forgets the store. Clustered,
+    /// inside a commit section after following every other process.
     pub async fn drop_store(self: &Arc<Self>, name: &str) -> Result<bool> {
+        let Some(cluster) = &self.cluster else {
+            return self.drop_store_unlocked(name).await;
+        };
+        let section = cluster.enter_for_maintenance().await?;
+        let mut cursor = self.log_cursor.lock().await;
+        let done = async {
+            self.follow_log(&mut cursor, true).await?;
+            section.confirm().await?;
+            let dropped = self.drop_store_unlocked(name).await?;
+            cursor.offset = self.wal.len();
+            cursor.last_lsn = self.wal.last_lsn();
+            Ok(dropped)
+        }
+        .await;
+        drop(cursor);
+        section.release().await;
+        done
+    }
+
+    async fn drop_store_unlocked(self: &Arc<Self>, name: &str) -> Result<bool> {
         let _gate = self.commit_gate.write().await;
         let Some(info) = self.catalog.lock().stores.get(name).cloned() else {
             return Ok(false);
@@ -831,7 +903,21 @@ fn check_options_file(folder: &Path, persisted: &crate::options::PersistedOption
     }
 }
 
-fn journal_path(folder: &Path) -> PathBuf {
+/// Completes an interrupted checkpoint (its journal), then reads the
+/// checkpointed catalog and registry of a metadata folder.
+pub(crate) fn load_checkpoint(
+    folder: &Path,
+    files: &RegistryFiles,
+) -> Result<(Catalog, HashMap<NodeId, Handle>, RegistryLoadReport)> {
+    replay_journal(folder, files)?;
+    let catalog: Catalog =
+        checked_json::read(&folder.join("catalog.json"), CATALOG_TAG)?.unwrap_or_default();
+    let (handles, report) = files.load()?;
+    Ok((catalog, handles, report))
+}
+
+/// Where a checkpoint keeps its journal until it is applied.
+pub(crate) fn journal_path(folder: &Path) -> PathBuf {
     folder.join("checkpoint.journal")
 }
 

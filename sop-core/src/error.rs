@@ -156,6 +156,27 @@ pub enum SopError {
         /// Each unavailable folder and why.
         failed: Vec<crate::storage::erasure::ShardFault>,
     },
+    /// Redis (clustered mode) could not be reached or answered with an error.
+    /// Nothing was committed by the failing operation; retry once Redis is
+    /// back (the connection is re-established automatically).
+    #[error("Redis at {url} unavailable during {op}: {reason} (transaction rolled back)")]
+    Redis {
+        /// The Redis URL of the cluster.
+        url: String,
+        /// What was being done (`lock`, `unlock`, `cache get`, ...).
+        op: &'static str,
+        /// The client's message.
+        reason: String,
+    },
+    /// The cluster commit lock could not be taken before the transaction's
+    /// deadline, or was lost (expired) before the commit point.
+    #[error("cluster lock '{key}': {reason} (transaction rolled back)")]
+    ClusterLock {
+        /// The Redis key of the lock.
+        key: String,
+        /// What happened.
+        reason: String,
+    },
     /// The Reed-Solomon codec rejected a blob's shards (an internal error).
     #[error("erasure coding of blob {blob} failed: {reason}")]
     Erasure {
@@ -183,9 +204,16 @@ impl SopError {
         }
     }
 
-    /// True when retrying the whole transaction may succeed (conflicts, timeouts).
+    /// True when retrying the whole transaction may succeed (conflicts,
+    /// timeouts, Redis unavailable or the cluster lock lost).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, SopError::Conflict { .. } | SopError::Timeout(_))
+        matches!(
+            self,
+            SopError::Conflict { .. }
+                | SopError::Timeout(_)
+                | SopError::Redis { .. }
+                | SopError::ClusterLock { .. }
+        )
     }
 
     /// True when the error reports damaged bytes (CRC or format).

@@ -30,11 +30,13 @@
 
 pub mod btree;
 pub mod cache;
+pub mod cluster;
 mod database;
 pub mod engine;
 mod error;
 pub mod id_hash;
 mod index_spec;
+mod log_replay;
 mod options;
 pub mod storage;
 mod transaction;

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::btree::ops::encode_ops;
 use crate::btree::store::{open_typed, StoreShared};
 use crate::btree::view::TreeView;
+use crate::cluster::CommitSection;
 use crate::engine::Engine;
 use crate::error::{Result, SopError};
 use crate::index_spec::Comparator;
@@ -103,7 +104,10 @@ impl<K: Key, V: Value> ErasedView for ViewCell<K, V> {
     async fn prepare(&self, engine: &Arc<Engine>) -> Result<Prepared> {
         let name = self.shared.name.clone();
         if let Some(info) = &self.created {
-            if engine.catalog.lock().stores.contains_key(&info.name) {
+            let catalog = engine.catalog.lock();
+            let taken = catalog.stores.contains_key(&info.name)
+                || catalog.stores.values().any(|s| s.id == info.id);
+            if taken {
                 return Err(SopError::Conflict {
                     store: name,
                     reason: "the store was created concurrently by another transaction".into(),
@@ -386,8 +390,20 @@ impl Transaction {
                 }
                 let info = {
                     let mut c = engine.catalog.lock();
-                    let id = c.next_store_id.max(1);
-                    c.next_store_id = id + 1;
+                    let id = if engine.cluster.is_some() {
+                        // Processes allocate independently: a random id
+                        // (checked again at commit) instead of a counter.
+                        loop {
+                            let id = rand::random::<u32>() | (1 << 31);
+                            if !c.stores.values().any(|s| s.id == id) {
+                                break id;
+                            }
+                        }
+                    } else {
+                        let id = c.next_store_id.max(1);
+                        c.next_store_id = id + 1;
+                        id
+                    };
                     StoreInfo {
                         name: name.to_string(),
                         id,
@@ -464,12 +480,46 @@ impl Transaction {
             return Ok(());
         }
         if !views.values().any(|v| v.has_changes()) {
+            // Clustered: validate against what every process committed.
+            engine.catch_up().await?;
             for v in views.values() {
                 v.validate().await?;
             }
             return Ok(());
         }
         let deadline = self.inner.started + self.inner.max_time;
+        let Some(cluster) = engine.cluster.clone() else {
+            return self.commit_locally(&views, blobs, deadline, None).await;
+        };
+        // Clustered: the whole commit runs inside a commit section, after
+        // absorbing every record other processes committed before it.
+        let section = cluster.enter(self.inner.max_time, deadline).await?;
+        let mut cursor = engine.log_cursor.lock().await;
+        let done = async {
+            engine.follow_log(&mut cursor, true).await?;
+            self.commit_locally(&views, blobs, deadline, Some(&section))
+                .await?;
+            cursor.offset = engine.wal.len();
+            cursor.last_lsn = engine.wal.last_lsn();
+            Ok(())
+        }
+        .await;
+        drop(cursor);
+        section.release().await;
+        done
+    }
+
+    /// The commit protocol of `crate::engine` on this process's state; with
+    /// a cluster `section`, its lock is confirmed right before the commit
+    /// point.
+    async fn commit_locally(
+        &self,
+        views: &BTreeMap<String, Arc<dyn ErasedView>>,
+        blobs: Vec<Uuid>,
+        deadline: Instant,
+        section: Option<&CommitSection>,
+    ) -> Result<()> {
+        let engine = self.inner.engine.clone();
         let timeout = SopError::Timeout(self.inner.max_time);
         // Locks are taken under the deadline; once the WAL append starts the
         // commit runs to completion (a timeout there could lie about durability).
@@ -496,6 +546,9 @@ impl Transaction {
         if Instant::now() > deadline {
             return Err(timeout);
         }
+        if let Some(section) = section {
+            section.confirm().await?;
+        }
         let record = CommitRecord {
             tx_id: self.inner.id,
             stores: prepared.iter().filter_map(|p| p.record.clone()).collect(),
@@ -508,7 +561,7 @@ impl Transaction {
             (p.publish)();
         }
         engine.generation.fetch_add(1, Ordering::AcqRel);
-        engine.retire(superseded);
+        engine.retire_shared(superseded);
         if merged {
             engine.bump(|s| s.merged_commits += 1);
         }

@@ -6,6 +6,7 @@
 //! cargo run --release -p sop-search --example bench_search -- --corpus DIR [--queries FILE --qrels FILE]
 //! cargo run --release -p sop-search --example bench_search -- --synthetic 200000 [--batch N]
 //! ```
+//! `--index-only` stops after indexing (printing the indexing figures only), for profiling.
 //! Without arguments it runs on `datasets/cranfield`. Documents are indexed in `ForWriting`
 //! transactions of `--batch` documents (default 5,000) with `add_batch`; queries (k = 10) run
 //! on one thread, each in its own `NoCheck` transaction (`qps`; the first, cache-filling
@@ -20,6 +21,18 @@ use sop_core::{Database, DatabaseOptions, TransactionMode};
 use sop_search::{SearchConfig, SearchHit, SearchIndex};
 
 const INDEX: &str = "bench";
+
+/// Indexes `docs` in one `ForWriting` transaction (not inlined, so that profilers can
+/// collect exactly this, e.g. `valgrind --tool=callgrind --collect-atstart=no
+/// --toggle-collect='*index_batch*'`).
+#[inline(never)]
+async fn index_batch(db: &Database, docs: &[(String, String)]) -> Result<(), BoxError> {
+    let tx = db.begin(TransactionMode::ForWriting).await?;
+    let idx = SearchIndex::open(&tx, INDEX, SearchConfig::default()).await?;
+    idx.add_batch(docs).await?;
+    tx.commit().await?;
+    Ok(())
+}
 
 fn main() -> Result<(), BoxError> {
     let input = load_input()?;
@@ -38,13 +51,7 @@ fn main() -> Result<(), BoxError> {
     let (indexed, index_rate) = rate(docs.len(), || -> Result<(), BoxError> {
         let start = std::time::Instant::now();
         for (i, chunk) in docs.chunks(batch.max(1)).enumerate() {
-            rt.block_on(async {
-                let tx = db.begin(TransactionMode::ForWriting).await?;
-                let idx = SearchIndex::open(&tx, INDEX, SearchConfig::default()).await?;
-                idx.add_batch(chunk).await?;
-                tx.commit().await?;
-                Ok::<(), BoxError>(())
-            })?;
+            rt.block_on(index_batch(&db, chunk))?;
             let done = i * batch + chunk.len();
             if docs.len() >= 20_000 && (i % 5 == 4 || done == docs.len()) {
                 let s = start.elapsed().as_secs_f64();
@@ -58,6 +65,17 @@ fn main() -> Result<(), BoxError> {
         Ok(())
     });
     indexed?;
+    if std::env::args().any(|a| a == "--index-only") {
+        rt.block_on(db.close())?;
+        println!(
+            "{{\"docs\":{},\"batch\":{},\"docs_per_s\":{:.0},\"docs_per_cpu_s\":{}}}",
+            docs.len(),
+            batch,
+            index_rate.wall,
+            json_int(index_rate.cpu)
+        );
+        return Ok(());
+    }
 
     let texts: Vec<&str> = input.queries.iter().map(|q| q.text.as_str()).collect();
     let search_in_own_tx = |q: &str| -> Result<Vec<SearchHit>, BoxError> {

@@ -199,7 +199,15 @@ fn for_each_line(path: &Path, mut f: impl FnMut(usize, &str) -> Result<()>) -> R
     let file = File::open(path).map_err(|e| io_error(path, e))?;
     let reader = BufReader::new(file);
     for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| io_error(path, e))?;
+        let line = line.map_err(|e| match e.kind() {
+            // Name the line: the file is readable, one line is not text.
+            std::io::ErrorKind::InvalidData => SearchError::Format {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message: format!("not valid UTF-8 ({e})"),
+            },
+            _ => io_error(path, e),
+        })?;
         let trimmed = line.trim_end_matches('\r');
         if trimmed.trim().is_empty() {
             continue;

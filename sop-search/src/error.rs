@@ -43,7 +43,8 @@ pub enum SearchError {
         problem: String,
     },
 
-    /// A line of a tabular file (qrels) does not have the expected shape.
+    /// A line of a file does not have the expected shape (a qrels row, or a line that is not
+    /// valid UTF-8).
     #[error("{path}:{line}: {message}")]
     Format {
         /// The file involved.

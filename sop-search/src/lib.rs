@@ -17,7 +17,7 @@ pub mod postings;
 pub mod query;
 pub mod topk;
 
-pub use analyzer::{Analyzer, AnalyzerConfig, Language, StopWords, TermFrequencies};
+pub use analyzer::{Analyzer, AnalyzerConfig, Language, StopWords, TermCounts, TermFrequencies};
 pub use beir::{BeirDataset, BeirDoc, BeirQuery, Qrels};
 pub use bm25::{idf, Bm25Params, Bm25Statistics, Bm25Weight};
 pub use collector::{ByDocNumber, ByExternalId, ByKey, ScoredDoc, TieBreak, TopKCollector};

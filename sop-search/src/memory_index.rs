@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::analyzer::{count_terms, Analyzer};
+use crate::analyzer::Analyzer;
 use crate::bm25::{Bm25Params, Bm25Statistics, Bm25Weight};
 use crate::collector::{ByExternalId, ScoredDoc};
 use crate::error::{Result, SearchError};
@@ -99,7 +99,7 @@ impl MemoryIndex {
             doc_id: doc_id.to_owned(),
             message: "index holds the maximum number of documents".into(),
         })?;
-        let tf = count_terms(self.analyzer.analyze(text));
+        let tf = self.analyzer.term_frequencies(text);
         for (term, count) in tf.terms {
             let entry = self.terms.entry(term).or_default();
             entry.postings.push(Posting::new(doc, count));

@@ -10,10 +10,16 @@
 //!
 //! Invariants / exactness: [`top_k`] returns exactly what [`top_k_exhaustive`] returns,
 //! provided every `QueryTerm::max_score` is an upper bound of its term's scores. Pruning only
-//! skips a document when an upper bound of its score is *strictly* below the k-th score (so a
-//! document that could tie and win the tie-break is always scored), and bounds are inflated
-//! by a relative [`PRUNING_SLACK`] so that floating-point reassociation can never prune a
-//! document whose canonical score would qualify.
+//! skips a document when an upper bound of its score is *strictly* below a threshold that is
+//! at most the final k-th score (so a document that could tie and win the tie-break is always
+//! scored), and bounds are inflated by a relative [`PRUNING_SLACK`] so that floating-point
+//! reassociation can never prune a document whose canonical score would qualify.
+//!
+//! The threshold starts from a *primed* value: the k-th best canonical score among the
+//! documents of the rarest list (scored completely up front when that list is short). It is
+//! the k-th score of a subset, so never above the final k-th score, and it lets the common
+//! terms become non-essential from the first window instead of after thousands of
+//! documents.
 
 use crate::bm25::Bm25Weight;
 use crate::collector::{rank_order, ScoredDoc, TieBreak, TopKCollector};
@@ -21,6 +27,10 @@ use crate::postings::{DocLengths, Posting, ScoreFrontier};
 
 /// Relative inflation of upper bounds before comparing them with the threshold.
 pub const PRUNING_SLACK: f64 = 1e-9;
+
+/// The rarest list is scored up front to prime the threshold only when it holds at most
+/// this many documents (and at least k).
+const PRIME_DOCS: usize = 1024;
 
 /// Documents per window: essential lists are scored term-at-a-time over windows of this many
 /// consecutive doc numbers (as Lucene's MaxScore bulk scorer), which avoids a branchy
@@ -124,12 +134,20 @@ where
     let mut pos = vec![0usize; n];
     // contrib[slot * n + t]: term t's score for doc `base + slot` (0.0 when absent); one
     // contiguous row per document so completing and resetting a candidate is cache-friendly.
-    let mut contrib = vec![0.0f64; n * WINDOW];
+    // Every row is reset after its candidate, so the buffer is all zeros again at the end.
+    let mut contrib = ZeroScratch::take(n * WINDOW);
     let mut partial = [0.0f64; WINDOW];
     let mut touched = [0u64; WINDOW / 64];
     let mut collector = TopKCollector::new(k, tie);
-    let mut threshold = f64::NEG_INFINITY;
-    let mut first_essential = 0usize;
+    let mut threshold = primed_threshold(terms, lengths, k);
+    let essential_from = |threshold: f64, from: usize| {
+        let mut first = from;
+        while first < order.len() && prefix[first] * (1.0 + PRUNING_SLACK) < threshold {
+            first += 1;
+        }
+        first
+    };
+    let mut first_essential = essential_from(threshold, 0);
 
     loop {
         // The next window starts at the smallest current doc among the essential lists.
@@ -206,11 +224,7 @@ where
                         let new_threshold = collector.threshold();
                         if new_threshold > threshold {
                             threshold = new_threshold;
-                            while first_essential < order.len()
-                                && prefix[first_essential] * (1.0 + PRUNING_SLACK) < threshold
-                            {
-                                first_essential += 1;
-                            }
+                            first_essential = essential_from(threshold, first_essential);
                         }
                     }
                 }
@@ -218,7 +232,85 @@ where
             }
         }
     }
+    contrib.give_back();
     (collector.into_sorted(), stats)
+}
+
+thread_local! {
+    /// The zeroed `contrib` buffer of this thread's last query, kept to save allocating and
+    /// zeroing one per query.
+    static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An all-zero buffer lent by the thread's [`SCRATCH`]; the borrower must zero what it
+/// writes before [`ZeroScratch::give_back`] (a buffer never given back, e.g. after a panic,
+/// is simply dropped).
+struct ZeroScratch(Vec<f64>);
+
+impl ZeroScratch {
+    fn take(len: usize) -> Self {
+        let mut v = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        if v.len() < len {
+            v.resize(len, 0.0);
+        }
+        Self(v)
+    }
+
+    fn give_back(self) {
+        debug_assert!(self.0.iter().all(|&c| c == 0.0));
+        SCRATCH.with(|s| *s.borrow_mut() = self.0);
+    }
+}
+
+impl std::ops::Deref for ZeroScratch {
+    type Target = [f64];
+    fn deref(&self) -> &[f64] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ZeroScratch {
+    fn deref_mut(&mut self) -> &mut [f64] {
+        &mut self.0
+    }
+}
+
+/// A lower bound of the final k-th score: the k-th best canonical score among the documents
+/// of the rarest list, or `-inf` when that list is too short (fewer than `k`), too long
+/// ([`PRIME_DOCS`]) or the only one. Scores are summed exactly as the main pass sums them
+/// (every term in query order, `0.0` when absent), so each equals the document's score.
+fn primed_threshold<L: DocLengths + ?Sized>(terms: &[QueryTerm<'_>], lengths: &L, k: usize) -> f64 {
+    let non_empty = terms.iter().filter(|t| !t.postings.is_empty()).count();
+    let rarest = terms
+        .iter()
+        .filter(|t| !t.postings.is_empty())
+        .min_by_key(|t| t.postings.len());
+    let Some(rarest) = rarest else {
+        return f64::NEG_INFINITY;
+    };
+    if non_empty < 2 || rarest.postings.len() < k || rarest.postings.len() > PRIME_DOCS {
+        return f64::NEG_INFINITY;
+    }
+    let mut pos = vec![0usize; terms.len()];
+    let mut scores: Vec<f64> = rarest
+        .postings
+        .iter()
+        .map(|p| {
+            let len = lengths.doc_len(p.doc);
+            let mut score = 0.0;
+            for (t, term) in terms.iter().enumerate() {
+                pos[t] = seek(term.postings, pos[t], p.doc);
+                let c = match term.postings.get(pos[t]) {
+                    Some(q) if q.doc == p.doc => term.weight.score(q.tf, len),
+                    _ => 0.0,
+                };
+                score += c;
+            }
+            score
+        })
+        .collect();
+    let (_, kth, _) = scores.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+    *kth
 }
 
 /// Reference implementation: scores every matching document, sorts, truncates to `k`.

@@ -235,3 +235,49 @@ fn reopening_uses_the_stored_analyzer() {
         tx.commit().await.expect("commit");
     });
 }
+
+/// Small and large changes to an index with a large vocabulary (many blocks of the B-trees)
+/// keep every score exact.
+#[test]
+fn small_changes_to_a_large_vocabulary_stay_exact() {
+    let fx = BtreeFixture::new();
+    let mut model = Model::default();
+    let filler: Vec<(String, String)> = (0..300)
+        .map(|i| {
+            let text = match i % 3 {
+                0 => format!("word{i}a word{i}b fox"),
+                1 => format!("word{i}c dog garden"),
+                _ => format!("word{i}d word{i}e word{i}f"),
+            };
+            (format!("f{i:03}"), text)
+        })
+        .collect();
+    for (id, text) in SAMPLE
+        .iter()
+        .copied()
+        .chain(filler.iter().map(|(id, text)| (id.as_str(), text.as_str())))
+    {
+        model.put(id, text);
+    }
+    fx.rt.block_on(async {
+        let (tx, idx) = fx.open(TransactionMode::ForWriting).await;
+        idx.add_batch(&SAMPLE).await.expect("add sample");
+        idx.add_batch(&filler).await.expect("add filler");
+        tx.commit().await.expect("commit");
+    });
+    check_committed(&fx, &model);
+    fx.rt.block_on(async {
+        let (tx, idx) = fx.open(TransactionMode::ForWriting).await;
+        idx.add("n1", "lazy fox hours").await.expect("add");
+        model.put("n1", "lazy fox hours");
+        assert!(idx.update("f000", "dog dog mass").await.expect("update"));
+        model.put("f000", "dog dog mass");
+        assert!(idx.delete("f001").await.expect("delete"));
+        model.0.remove("f001");
+        assert!(idx.delete("2").await.expect("delete"));
+        model.0.remove("2");
+        check(&idx, &model).await;
+        tx.commit().await.expect("commit");
+    });
+    check_committed(&fx, &model);
+}

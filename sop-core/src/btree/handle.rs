@@ -13,7 +13,7 @@ use std::sync::Arc;
 use futures::Stream;
 use uuid::Uuid;
 
-use crate::btree::item::{Item, ValueCell};
+use crate::btree::item::{CellRef, Item, ItemRef, ValueCell};
 use crate::btree::ops::Pos;
 use crate::btree::view::{Bound, Located, Step, TreeView, MAX_ID, MIN_ID};
 use crate::error::{Result, SopError};
@@ -133,20 +133,37 @@ impl<K: Key, V: Value> Btree<K, V> {
         Err(e)
     }
 
-    async fn make_cell(&self, value: V) -> Result<ValueCell<V>> {
+    fn codec_error(&self, e: impl std::fmt::Display) -> SopError {
+        SopError::Codec {
+            store: self.name().to_string(),
+            what: "value",
+            reason: e.to_string(),
+        }
+    }
+
+    /// The MessagePack encoding of a value.
+    fn encode_value(&self, value: &V) -> Result<Vec<u8>> {
+        // Most values are small: one allocation instead of a growth series.
+        let mut out = Vec::with_capacity(128);
+        match rmp_serde::encode::write(&mut out, value) {
+            Ok(()) => Ok(out),
+            Err(e) => self.fail(self.codec_error(e)),
+        }
+    }
+
+    /// Decodes a value kept inside a node.
+    fn decode_inline(&self, bytes: &[u8]) -> Result<V> {
+        match rmp_serde::from_slice(bytes) {
+            Ok(v) => Ok(v),
+            Err(e) => self.fail(self.codec_error(e)),
+        }
+    }
+
+    async fn make_cell(&self, value: V) -> Result<ValueCell> {
+        let bytes = self.encode_value(&value)?;
         match self.cell.shared.options.value_placement {
-            ValuePlacement::Small => Ok(ValueCell::Inline(value)),
+            ValuePlacement::Small => Ok(ValueCell::Inline(bytes)),
             placement => {
-                let bytes = match rmp_serde::to_vec(&value) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        return self.fail(SopError::Codec {
-                            store: self.name().to_string(),
-                            what: "value",
-                            reason: e.to_string(),
-                        })
-                    }
-                };
                 let id = Uuid::new_v4();
                 if let Err(e) = self
                     .tx
@@ -165,58 +182,54 @@ impl<K: Key, V: Value> Btree<K, V> {
         }
     }
 
-    async fn read_value(&self, item: &Item<K, V>) -> Result<V> {
-        match &item.value {
-            ValueCell::Inline(v) => Ok(v.clone()),
-            ValueCell::Blob(id) => {
-                let engine = self.tx.engine();
-                let medium = self.cell.shared.options.value_placement == ValuePlacement::Medium;
-                if medium {
-                    if let Some(v) = engine.values.get::<V>(*id) {
-                        return Ok((*v).clone());
-                    }
-                }
-                let bytes = match engine.read_blob(*id, FrameKind::Value, medium).await {
-                    Ok(b) => b,
-                    Err(e) => return self.fail(e),
-                };
-                let v: V = match rmp_serde::from_slice(&bytes) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        return self.fail(SopError::Codec {
-                            store: self.name().to_string(),
-                            what: "value",
-                            reason: e.to_string(),
-                        })
-                    }
-                };
-                if medium {
-                    engine.values.put(*id, Arc::new(v.clone()));
-                }
-                Ok(v)
-            }
+    async fn read_value(&self, value: &ValueCell) -> Result<V> {
+        match value {
+            ValueCell::Inline(bytes) => self.decode_inline(bytes),
+            ValueCell::Blob(id) => self.read_blob_value(*id).await,
         }
     }
 
-    fn set_cursor(&self, item: Option<&Item<K, V>>) {
-        *self.cursor.lock() = item.map(|it| Pos {
-            key: it.key.clone(),
-            id: it.id,
+    async fn read_blob_value(&self, id: Uuid) -> Result<V> {
+        let engine = self.tx.engine();
+        let medium = self.cell.shared.options.value_placement == ValuePlacement::Medium;
+        if medium {
+            if let Some(v) = engine.values.get::<V>(id) {
+                return Ok((*v).clone());
+            }
+        }
+        let bytes = match engine.read_blob(id, FrameKind::Value, medium).await {
+            Ok(b) => b,
+            Err(e) => return self.fail(e),
+        };
+        let v: V = match rmp_serde::from_slice(&bytes) {
+            Ok(v) => v,
+            Err(e) => return self.fail(self.codec_error(e)),
+        };
+        if medium {
+            engine.values.put(id, Arc::new(v.clone()));
+        }
+        Ok(v)
+    }
+
+    fn set_cursor(&self, at: Option<(&K, Uuid)>) {
+        *self.cursor.lock() = at.map(|(key, id)| Pos {
+            key: key.clone(),
+            id,
         });
     }
 
     /// Moves the cursor to `item` when there is one; returns whether it moved.
-    fn move_cursor(&self, item: Option<Arc<Item<K, V>>>) -> bool {
-        if item.is_some() {
-            self.set_cursor(item.as_deref());
+    fn move_cursor(&self, item: Option<Item<K>>) -> bool {
+        if let Some(it) = &item {
+            self.set_cursor(Some((&it.key, it.id)));
         }
         item.is_some()
     }
 
-    fn new_item(&self, key: K, value: ValueCell<V>) -> Arc<Item<K, V>> {
+    fn new_item(&self, key: K, value: ValueCell) -> Arc<Item<K>> {
         Arc::new(Item {
             key,
-            id: Uuid::now_v7(),
+            id: crate::btree::ids::next_item_id(),
             version: self.tx.id(),
             value,
         })
@@ -229,14 +242,14 @@ impl<K: Key, V: Value> Btree<K, V> {
     }
 
     /// Looks up the first item with `key` and records the observation.
-    async fn lookup(&self, op: Option<&'static str>, key: &K) -> Result<Option<Arc<Item<K, V>>>> {
+    async fn lookup(&self, op: Option<&'static str>, key: &K) -> Result<Option<Item<K>>> {
         self.run(op, |v| {
             let found = v.lookup_first(key)?;
             match &found {
-                Some(it) => v.record_item(it),
+                Some(h) => v.record_item(h.item()),
                 None => v.record_absent(key),
             }
-            Ok(found)
+            Ok(found.map(|h| h.item().to_owned()))
         })
         .await
     }
@@ -247,22 +260,28 @@ impl<K: Key, V: Value> Btree<K, V> {
         let unique = self.cell.shared.options.unique;
         if self.cell.shared.options.value_placement == ValuePlacement::Small {
             // One descent: check and insert in the same step.
-            let item = self.new_item(key, ValueCell::Inline(value));
+            let bytes = self.encode_value(&value)?;
+            let item = self.new_item(key, ValueCell::Inline(bytes));
             let added = self
                 .run(Some("add"), |v| {
-                    if unique {
-                        if let Some(it) = v.lookup_first(&item.key)? {
-                            v.record_item(&it);
-                            return Ok(false);
-                        }
-                        v.record_absent(&item.key);
+                    if !unique {
+                        v.insert_item(item.clone())?;
+                        return Ok(true);
                     }
-                    v.insert_item(item.clone())?;
-                    Ok(true)
+                    match v.insert_unique(item.clone())? {
+                        Some(hit) => {
+                            v.record_item(hit.item());
+                            Ok(false)
+                        }
+                        None => {
+                            v.record_absent(&item.key);
+                            Ok(true)
+                        }
+                    }
                 })
                 .await?;
             if added {
-                self.set_cursor(Some(&item));
+                self.set_cursor(Some((&item.key, item.id)));
             }
             return Ok(added);
         }
@@ -279,7 +298,7 @@ impl<K: Key, V: Value> Btree<K, V> {
         let item = self.new_item(key, cell);
         self.run(Some("add"), |v| v.insert_item(item.clone()))
             .await?;
-        self.set_cursor(Some(&item));
+        self.set_cursor(Some((&item.key, item.id)));
         Ok(())
     }
 
@@ -301,7 +320,7 @@ impl<K: Key, V: Value> Btree<K, V> {
         }
     }
 
-    async fn replace(&self, old: &Arc<Item<K, V>>, key: Option<K>, value: Option<V>) -> Result<()> {
+    async fn replace(&self, old: &Item<K>, key: Option<K>, value: Option<V>) -> Result<()> {
         let value = match value {
             Some(v) => self.make_cell(v).await?,
             None => old.value.clone(),
@@ -322,7 +341,7 @@ impl<K: Key, V: Value> Btree<K, V> {
                 reason: "the item vanished during update".into(),
             });
         }
-        self.set_cursor(Some(&item));
+        self.set_cursor(Some((&item.key, item.id)));
         Ok(())
     }
 
@@ -343,18 +362,18 @@ impl<K: Key, V: Value> Btree<K, V> {
         }
     }
 
-    async fn current(&self) -> Result<Option<Arc<Item<K, V>>>> {
+    async fn current(&self) -> Result<Option<Item<K>>> {
         let Some(pos) = self.cursor.lock().clone() else {
             return Ok(None);
         };
         self.run(None, |v| {
             Ok(v.find_exact(&pos.key, pos.id)?
-                .and_then(|l| l.item().cloned()))
+                .and_then(|l| l.item().map(ItemRef::to_owned)))
         })
         .await
     }
 
-    async fn current_or_err(&self) -> Result<Arc<Item<K, V>>> {
+    async fn current_or_err(&self) -> Result<Item<K>> {
         match self.current().await? {
             Some(it) => Ok(it),
             None => self.fail(SopError::NoCurrentItem(self.name().to_string())),
@@ -365,7 +384,7 @@ impl<K: Key, V: Value> Btree<K, V> {
     pub async fn update_current_value(&self, value: V) -> Result<()> {
         let it = self.current_or_err().await?;
         self.run(Some("update_current_value"), |v| {
-            v.record_item(&it);
+            v.record_item(it.as_ref());
             Ok(())
         })
         .await?;
@@ -380,7 +399,7 @@ impl<K: Key, V: Value> Btree<K, V> {
             return self.fail(SopError::InvalidArgument { field: "key", reason: format!("store '{}': update_current_key needs a key that compares equal to the current one", self.name()) });
         }
         self.run(Some("update_current_key"), |v| {
-            v.record_item(&it);
+            v.record_item(it.as_ref());
             Ok(())
         })
         .await?;
@@ -402,7 +421,7 @@ impl<K: Key, V: Value> Btree<K, V> {
     pub async fn remove_current(&self) -> Result<()> {
         let it = self.current_or_err().await?;
         self.run(Some("remove_current"), |v| {
-            v.record_item(&it);
+            v.record_item(it.as_ref());
             v.remove_item(&it.key, it.id)
         })
         .await?;
@@ -418,19 +437,24 @@ impl<K: Key, V: Value> Btree<K, V> {
             .run(None, |v| {
                 let loc = v.seek(Bound::At(key, MIN_ID))?;
                 let next = v.settle(loc.clone())?;
-                let next_item = next.as_ref().and_then(|l| l.item().cloned());
-                if let Some(it) = &next_item {
-                    if v.cmp_keys(&it.key, key) == Ordering::Equal {
+                let next_item = next.as_ref().and_then(|l| l.item());
+                if let Some(it) = next_item {
+                    if v.cmp_keys(it.key, key) == Ordering::Equal {
                         v.record_item(it);
-                        return Ok((true, Some(it.clone())));
+                        return Ok((true, Some((it.key.clone(), it.id))));
                     }
                 }
-                let prev = v.before(&loc)?.and_then(|l| l.item().cloned());
-                v.record_gap(prev.as_deref(), next_item.as_deref());
-                Ok((false, next_item.or(prev)))
+                let prev = v.before(&loc)?;
+                let prev_item = prev.as_ref().and_then(|l| l.item());
+                v.record_gap(
+                    prev_item.map(|it| (it.key, it.id)),
+                    next_item.map(|it| (it.key, it.id)),
+                );
+                let at = next_item.or(prev_item).map(|it| (it.key.clone(), it.id));
+                Ok((false, at))
             })
             .await?;
-        self.set_cursor(at.as_deref());
+        self.set_cursor(at.as_ref().map(|(k, id)| (k, *id)));
         Ok(hit)
     }
 
@@ -438,9 +462,10 @@ impl<K: Key, V: Value> Btree<K, V> {
     pub async fn find_with_id(&self, key: &K, id: Uuid) -> Result<bool> {
         let found = self
             .run(None, |v| {
-                let it = v.find_exact(key, id)?.and_then(|l| l.item().cloned());
-                v.record_found(it.as_ref());
-                Ok(it)
+                let loc = v.find_exact(key, id)?;
+                let it = loc.as_ref().and_then(|l| l.item());
+                v.record_found(it);
+                Ok(it.map(ItemRef::to_owned))
             })
             .await?;
         Ok(self.move_cursor(found))
@@ -448,9 +473,25 @@ impl<K: Key, V: Value> Btree<K, V> {
 
     /// The value of the (first) item with `key`, without moving the cursor.
     pub async fn get(&self, key: &K) -> Result<Option<V>> {
-        match self.lookup(None, key).await? {
-            Some(it) => Ok(Some(self.read_value(&it).await?)),
+        let found = self
+            .run(None, |v| {
+                let Some(hit) = v.lookup_first(key)? else {
+                    v.record_absent(key);
+                    return Ok(None);
+                };
+                let it = hit.item();
+                v.record_item(it);
+                Ok(Some(match it.value() {
+                    CellRef::Inline(bytes) => Ok(rmp_serde::from_slice::<V>(bytes)),
+                    CellRef::Blob(id) => Err(id),
+                }))
+            })
+            .await?;
+        match found {
             None => Ok(None),
+            Some(Ok(Ok(v))) => Ok(Some(v)),
+            Some(Ok(Err(e))) => self.fail(self.codec_error(e)),
+            Some(Err(id)) => self.read_blob_value(id).await.map(Some),
         }
     }
 
@@ -459,14 +500,14 @@ impl<K: Key, V: Value> Btree<K, V> {
         let it = self
             .run(None, |v| {
                 let loc = v.seek(Bound::Start)?;
-                let it = v.settle(loc)?.and_then(|l| l.item().cloned());
-                v.record_gap(None, it.as_deref());
-                v.record_found(it.as_ref());
-                Ok(it)
+                let first = v.settle(loc)?;
+                let it = first.as_ref().and_then(|l| l.item());
+                v.record_gap(None, it.map(|it| (it.key, it.id)));
+                v.record_found(it);
+                Ok(it.map(ItemRef::to_owned))
             })
             .await?;
-        self.set_cursor(it.as_deref());
-        Ok(it.is_some())
+        Ok(self.move_cursor(it))
     }
 
     /// Moves to the last item; `false` when the tree is empty.
@@ -474,14 +515,14 @@ impl<K: Key, V: Value> Btree<K, V> {
         let it = self
             .run(None, |v| {
                 let loc = v.seek(Bound::End)?;
-                let it = v.before(&loc)?.and_then(|l| l.item().cloned());
-                v.record_gap(it.as_deref(), None);
-                v.record_found(it.as_ref());
-                Ok(it)
+                let last = v.before(&loc)?;
+                let it = last.as_ref().and_then(|l| l.item());
+                v.record_gap(it.map(|it| (it.key, it.id)), None);
+                v.record_found(it);
+                Ok(it.map(ItemRef::to_owned))
             })
             .await?;
-        self.set_cursor(it.as_deref());
-        Ok(it.is_some())
+        Ok(self.move_cursor(it))
     }
 
     async fn step(&self, forward: bool) -> Result<bool> {
@@ -501,20 +542,16 @@ impl<K: Key, V: Value> Btree<K, V> {
                 } else {
                     v.before(&loc)?
                 };
-                let it = target.and_then(|l| l.item().cloned());
-                let here = Item {
-                    key: pos.key.clone(),
-                    id: pos.id,
-                    version: 0,
-                    value: ValueCell::Blob(Uuid::nil()),
-                };
+                let it = target.as_ref().and_then(|l| l.item());
+                let here = Some((&pos.key, pos.id));
+                let there = it.map(|it| (it.key, it.id));
                 if forward {
-                    v.record_gap(Some(&here), it.as_deref());
+                    v.record_gap(here, there);
                 } else {
-                    v.record_gap(it.as_deref(), Some(&here));
+                    v.record_gap(there, here);
                 }
-                v.record_found(it.as_ref());
-                Ok(it)
+                v.record_found(it);
+                Ok(it.map(ItemRef::to_owned))
             })
             .await?;
         Ok(self.move_cursor(it))
@@ -547,7 +584,7 @@ impl<K: Key, V: Value> Btree<K, V> {
     /// The value under the cursor (fetched on demand for medium/big values).
     pub async fn current_value(&self) -> Result<Option<V>> {
         match self.current().await? {
-            Some(it) => Ok(Some(self.read_value(&it).await?)),
+            Some(it) => Ok(Some(self.read_value(&it.value).await?)),
             None => Ok(None),
         }
     }
@@ -559,7 +596,8 @@ impl<K: Key, V: Value> Btree<K, V> {
         direction: Direction,
         limit: usize,
         within: &(dyn Fn(&K) -> bool + Sync),
-    ) -> Result<Vec<Arc<Item<K, V>>>> {
+        values: bool,
+    ) -> Result<Vec<Scanned<K>>> {
         self.run(None, |v| {
             let forward = direction == Direction::Forward;
             let first: Option<Located<K, V>> = match (start, forward) {
@@ -589,32 +627,31 @@ impl<K: Key, V: Value> Btree<K, V> {
                     v.before(&l)?
                 }
             };
-            let mut out = Vec::with_capacity(limit.min(1024));
+            let mut out: Vec<Scanned<K>> = Vec::with_capacity(limit.min(1024));
             let mut cur = first;
-            let mut prev: Option<Arc<Item<K, V>>> = None;
             while let Some(loc) = cur {
-                let Some(it) = loc.item().cloned() else { break };
-                if !within(&it.key) {
-                    // Past the range: the gap up to this item is what was observed.
+                let Some(it) = loc.item() else { break };
+                let inside = within(it.key);
+                if !inside || v.track_reads {
+                    // The gap up to this item is what was observed (past the
+                    // range it is the last observation).
+                    let prev = out.last().map(|p| (&p.key, p.id));
+                    let here = Some((it.key, it.id));
                     if forward {
-                        v.record_gap(prev.as_deref(), Some(&it));
+                        v.record_gap(prev, here);
                     } else {
-                        v.record_gap(Some(&it), prev.as_deref());
+                        v.record_gap(here, prev);
                     }
-                    out.push(it);
-                    break;
-                }
-                if v.track_reads {
-                    if forward {
-                        v.record_gap(prev.as_deref(), Some(&it));
-                    } else {
-                        v.record_gap(Some(&it), prev.as_deref());
+                    if inside {
+                        v.record_item(it);
                     }
-                    v.record_item(&it);
                 }
-                prev = Some(it.clone());
-                out.push(it);
-                if out.len() >= limit {
+                out.push(Scanned {
+                    key: it.key.clone(),
+                    id: it.id,
+                    value: values.then(|| it.value().to_owned()),
+                });
+                if !inside || out.len() >= limit {
                     break;
                 }
                 cur = if forward {
@@ -636,11 +673,15 @@ impl<K: Key, V: Value> Btree<K, V> {
         direction: Direction,
     ) -> impl Stream<Item = Result<(K, V)>> + '_ {
         use futures::StreamExt;
-        self.items(range, direction).then(move |r| async move {
-            let it = r?;
-            let v = self.read_value(&it).await?;
-            Ok((it.key.clone(), v))
-        })
+        self.items(range, direction, true)
+            .then(move |r| async move {
+                let it = r?;
+                let v = match &it.value {
+                    Some(cell) => self.read_value(cell).await?,
+                    None => return Err(SopError::format(self.name(), "scan lost a value")),
+                };
+                Ok((it.key, v))
+            })
     }
 
     /// Streams keys in `range` without fetching any value.
@@ -650,15 +691,16 @@ impl<K: Key, V: Value> Btree<K, V> {
         direction: Direction,
     ) -> impl Stream<Item = Result<K>> + '_ {
         use futures::StreamExt;
-        self.items(range, direction)
-            .map(|r| r.map(|it| it.key.clone()))
+        self.items(range, direction, false)
+            .map(|r| r.map(|it| it.key))
     }
 
     fn items<R: RangeBounds<K>>(
         &self,
         range: R,
         direction: Direction,
-    ) -> impl Stream<Item = Result<Arc<Item<K, V>>>> + '_ {
+        values: bool,
+    ) -> impl Stream<Item = Result<Scanned<K>>> + '_ {
         let lo = clone_bound(range.start_bound());
         let hi = clone_bound(range.end_bound());
         let start = match direction {
@@ -703,7 +745,7 @@ impl<K: Key, V: Value> Btree<K, V> {
                         RangeBound::Excluded(l) => order.compare(k, l) == Ordering::Greater,
                     },
                 };
-                match self.batch(&from, direction, 512, &within).await {
+                match self.batch(&from, direction, 512, &within, values).await {
                     Err(e) => {
                         st.done = true;
                         return Some((Err(e), st));
@@ -768,9 +810,16 @@ enum ScanFrom<K> {
     After(K, Uuid),
 }
 
-struct ScanState<K, V> {
+/// One item read by a scan: key, id and (when asked for) the value.
+struct Scanned<K> {
+    key: K,
+    id: Uuid,
+    value: Option<ValueCell>,
+}
+
+struct ScanState<K> {
     next: Option<ScanFrom<K>>,
-    buffer: std::collections::VecDeque<Arc<Item<K, V>>>,
+    buffer: std::collections::VecDeque<Scanned<K>>,
     lo: RangeBound<K>,
     hi: RangeBound<K>,
     done: bool,

@@ -12,130 +12,161 @@
 //! `u32 len + msgpack value` and tag 1 a 16-byte value blob id; for an internal
 //! node `n` separators `[16 id][u32 len][key msgpack]` then `n + 1` child ids
 //! (u64). Keys and values use MessagePack (self-describing, so JSON keys work).
+//!
+//! In memory, values stay in their MessagePack encoding (see
+//! [`crate::btree::leaf`]): they are decoded only when a caller reads them,
+//! and encoding or decoding a node never touches them.
 
+use std::marker::PhantomData;
 use std::path::Path;
-use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 
+pub use crate::btree::leaf::{CellRef, Leaf, LeafBuilder};
 use crate::error::{Result, SopError};
 use crate::storage::registry::NodeId;
 
-/// Where an item's value is.
+/// Where an owned item's value is.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ValueCell<V> {
-    /// Inside the node.
-    Inline(V),
+pub enum ValueCell {
+    /// The MessagePack encoding of the value, kept inside the node.
+    Inline(Vec<u8>),
     /// In its own blob (medium or big placement).
     Blob(Uuid),
 }
 
-/// One key/value entry.
+impl ValueCell {
+    /// The borrowed form a leaf stores.
+    pub fn as_ref(&self) -> CellRef<'_> {
+        match self {
+            ValueCell::Inline(b) => CellRef::Inline(b),
+            ValueCell::Blob(id) => CellRef::Blob(*id),
+        }
+    }
+}
+
+impl CellRef<'_> {
+    /// An owned copy.
+    pub fn to_owned(self) -> ValueCell {
+        match self {
+            CellRef::Inline(b) => ValueCell::Inline(b.to_vec()),
+            CellRef::Blob(id) => ValueCell::Blob(id),
+        }
+    }
+}
+
+/// One key/value entry, owned (operations, cursors, scan results).
 #[derive(Debug, Clone)]
-pub struct Item<K, V> {
+pub struct Item<K> {
     /// The key (may carry ride-on fields).
     pub key: K,
     /// The item's identity, unique within the store.
     pub id: Uuid,
     /// Id of the transaction that last wrote the item.
     pub version: u64,
-    /// The value or its blob.
-    pub value: ValueCell<V>,
+    /// The encoded value or its blob.
+    pub value: ValueCell,
 }
 
-/// A leaf: items sorted by `(key, id)`, with their positions also kept in a
-/// contiguous array so binary search does not chase item pointers.
-///
-/// Invariant: `keys[i] == (items[i].key, items[i].id)` for every `i`.
-#[derive(Debug, Clone)]
-pub struct Leaf<K, V> {
-    keys: Vec<(K, Uuid)>,
-    items: Vec<Arc<Item<K, V>>>,
-}
-
-impl<K: Clone, V> Default for Leaf<K, V> {
-    fn default() -> Self {
-        Leaf {
-            keys: Vec::new(),
-            items: Vec::new(),
+impl<K> Item<K> {
+    /// The borrowed form.
+    pub fn as_ref(&self) -> ItemRef<'_, K> {
+        ItemRef {
+            key: &self.key,
+            id: self.id,
+            version: self.version,
+            cell: Cell::Given(self.value.as_ref()),
         }
     }
 }
 
-impl<K, V> Leaf<K, V> {
-    /// Number of items.
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
+/// One entry as it lies in a leaf (or in an owned [`Item`]), borrowed. The
+/// value is located only when asked for ([`ItemRef::value`]): comparisons
+/// and read records never touch value memory.
+#[derive(Debug)]
+pub struct ItemRef<'a, K> {
+    /// The key.
+    pub key: &'a K,
+    /// The item's id.
+    pub id: Uuid,
+    /// Id of the transaction that last wrote the item.
+    pub version: u64,
+    cell: Cell<'a, K>,
+}
 
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
+/// Where an [`ItemRef`]'s value is.
+#[derive(Debug)]
+enum Cell<'a, K> {
+    InLeaf(&'a Leaf<K>, usize),
+    Given(CellRef<'a>),
+}
 
-    /// The item at `i`.
-    pub fn get(&self, i: usize) -> Option<&Arc<Item<K, V>>> {
-        self.items.get(i)
-    }
-
-    /// All items in order.
-    pub fn items(&self) -> &[Arc<Item<K, V>>] {
-        &self.items
-    }
-
-    /// All `(key, id)` positions in order.
-    pub fn keys(&self) -> &[(K, Uuid)] {
-        &self.keys
+impl<K> Clone for Cell<'_, K> {
+    fn clone(&self) -> Self {
+        *self
     }
 }
 
-impl<K: Clone, V> Leaf<K, V> {
-    /// A leaf holding `items` (already sorted).
-    pub fn from_items(items: Vec<Arc<Item<K, V>>>) -> Self {
-        let keys = items.iter().map(|it| (it.key.clone(), it.id)).collect();
-        Leaf { keys, items }
-    }
+impl<K> Copy for Cell<'_, K> {}
 
-    /// Inserts at `i`.
-    pub fn insert(&mut self, i: usize, item: Arc<Item<K, V>>) {
-        self.keys.insert(i, (item.key.clone(), item.id));
-        self.items.insert(i, item);
+impl<'a, K> ItemRef<'a, K> {
+    /// The encoded value or its blob.
+    pub fn value(&self) -> CellRef<'a> {
+        match self.cell {
+            Cell::InLeaf(leaf, i) => leaf.value(i),
+            Cell::Given(c) => c,
+        }
     }
+}
 
-    /// Removes and returns the item at `i`.
-    pub fn remove(&mut self, i: usize) -> Arc<Item<K, V>> {
-        self.keys.remove(i);
-        self.items.remove(i)
+impl<K> Clone for ItemRef<'_, K> {
+    fn clone(&self) -> Self {
+        *self
     }
+}
 
-    /// Replaces the item at `i`, returning the old one.
-    pub fn replace(&mut self, i: usize, item: Arc<Item<K, V>>) -> Arc<Item<K, V>> {
-        self.keys[i] = (item.key.clone(), item.id);
-        std::mem::replace(&mut self.items[i], item)
+impl<K> Copy for ItemRef<'_, K> {}
+
+impl<K: Clone> ItemRef<'_, K> {
+    /// An owned copy.
+    pub fn to_owned(self) -> Item<K> {
+        Item {
+            key: self.key.clone(),
+            id: self.id,
+            version: self.version,
+            value: self.value().to_owned(),
+        }
     }
+}
 
-    /// Splits off the items from `at` on.
-    pub fn split_off(&mut self, at: usize) -> Leaf<K, V> {
-        Leaf {
-            keys: self.keys.split_off(at),
-            items: self.items.split_off(at),
+impl<K> Leaf<K> {
+    /// The item at `i`, borrowed.
+    #[inline]
+    pub fn at(&self, i: usize) -> ItemRef<'_, K> {
+        ItemRef {
+            key: self.key(i),
+            id: self.id(i),
+            version: self.version(i),
+            cell: Cell::InLeaf(self, i),
         }
     }
 
-    /// Appends `other`'s items.
-    pub fn append(&mut self, other: &Leaf<K, V>) {
-        self.keys.extend(other.keys.iter().cloned());
-        self.items.extend(other.items.iter().cloned());
+    /// The item at `i` when `i` is in range.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<ItemRef<'_, K>> {
+        (i < self.len()).then(|| self.at(i))
     }
 }
 
 /// A node: a leaf of items or an internal node of separators and children.
-#[derive(Debug, Clone)]
+/// `V` is the store's value type (values are kept encoded; the parameter
+/// keeps nodes of differently typed stores apart in the caches).
+#[derive(Debug)]
 pub enum Node<K, V> {
     /// Items sorted by `(key, id)`.
-    Leaf(Leaf<K, V>),
+    Leaf(Leaf<K>, PhantomData<fn() -> V>),
     /// `children.len() == seps.len() + 1`.
     Internal {
         /// Lower bounds of children 1..
@@ -145,11 +176,42 @@ pub enum Node<K, V> {
     },
 }
 
+impl<K: Clone, V> Clone for Node<K, V> {
+    fn clone(&self) -> Self {
+        self.clone_with_room(1)
+    }
+}
+
+impl<K: Clone, V> Node<K, V> {
+    /// A copy about to be changed: room for `room` more entries, so that
+    /// growing up to a split never reallocates.
+    pub fn clone_with_room(&self, room: usize) -> Self {
+        match self {
+            Node::Leaf(l, _) => Node::Leaf(l.clone_with_room(room), PhantomData),
+            Node::Internal { seps, children } => {
+                let mut s = Vec::with_capacity(seps.len() + room);
+                s.extend_from_slice(seps);
+                let mut c = Vec::with_capacity(children.len() + room);
+                c.extend_from_slice(children);
+                Node::Internal {
+                    seps: s,
+                    children: c,
+                }
+            }
+        }
+    }
+}
+
 impl<K, V> Node<K, V> {
+    /// A leaf node.
+    pub fn leaf(leaf: Leaf<K>) -> Self {
+        Node::Leaf(leaf, PhantomData)
+    }
+
     /// Number of items (leaf) or children (internal).
     pub fn len(&self) -> usize {
         match self {
-            Node::Leaf(items) => items.len(),
+            Node::Leaf(items, _) => items.len(),
             Node::Internal { children, .. } => children.len(),
         }
     }
@@ -244,25 +306,23 @@ impl<'a> Reader<'a> {
 }
 
 /// Encodes a node's payload.
-pub fn encode_node<K: Serialize + Clone, V: Serialize>(
-    store: &str,
-    node: &Node<K, V>,
-) -> Result<Vec<u8>> {
+pub fn encode_node<K: Serialize, V>(store: &str, node: &Node<K, V>) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(64 + node.len() * 64);
     match node {
-        Node::Leaf(items) => {
+        Node::Leaf(items, _) => {
             out.push(1);
             out.extend_from_slice(&(items.len() as u32).to_le_bytes());
-            for it in items.items() {
-                out.extend_from_slice(it.id.as_bytes());
-                out.extend_from_slice(&it.version.to_le_bytes());
-                put_msgpack(&mut out, store, "key", &it.key)?;
-                match &it.value {
-                    ValueCell::Inline(v) => {
+            for i in 0..items.len() {
+                out.extend_from_slice(items.id(i).as_bytes());
+                out.extend_from_slice(&items.version(i).to_le_bytes());
+                put_msgpack(&mut out, store, "key", items.key(i))?;
+                match items.value(i) {
+                    CellRef::Inline(v) => {
                         out.push(0);
-                        put_msgpack(&mut out, store, "value", v)?;
+                        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                        out.extend_from_slice(v);
                     }
-                    ValueCell::Blob(id) => {
+                    CellRef::Blob(id) => {
                         out.push(1);
                         out.extend_from_slice(id.as_bytes());
                     }
@@ -285,7 +345,7 @@ pub fn encode_node<K: Serialize + Clone, V: Serialize>(
 }
 
 /// Decodes a node's payload.
-pub fn decode_node<K: DeserializeOwned + Clone, V: DeserializeOwned>(
+pub fn decode_node<K: DeserializeOwned, V>(
     store: &str,
     path: &Path,
     buf: &[u8],
@@ -301,24 +361,22 @@ pub fn decode_node<K: DeserializeOwned + Clone, V: DeserializeOwned>(
     }
     let node = match kind {
         1 => {
-            let mut items = Vec::with_capacity(n);
+            let mut leaf = LeafBuilder::with_capacity(n);
             for _ in 0..n {
                 let id = r.uuid()?;
                 let version = r.u64()?;
                 let key = r.msgpack(store, "key")?;
                 let value = match r.u8()? {
-                    0 => ValueCell::Inline(r.msgpack(store, "value")?),
-                    1 => ValueCell::Blob(r.uuid()?),
+                    0 => {
+                        let len = r.u32()? as usize;
+                        CellRef::Inline(r.take(len)?)
+                    }
+                    1 => CellRef::Blob(r.uuid()?),
                     t => return Err(SopError::format(path, format!("unknown value tag {t}"))),
                 };
-                items.push(Arc::new(Item {
-                    key,
-                    id,
-                    version,
-                    value,
-                }));
+                leaf.push(key, id, version, value);
             }
-            Node::Leaf(Leaf::from_items(items))
+            Node::leaf(leaf.finish())
         }
         2 => {
             let mut seps = Vec::with_capacity(n);
@@ -344,32 +402,34 @@ pub fn decode_node<K: DeserializeOwned + Clone, V: DeserializeOwned>(
 mod tests {
     use super::*;
 
+    fn enc<T: Serialize>(v: &T) -> Vec<u8> {
+        rmp_serde::to_vec(v).expect("encode")
+    }
+
     #[test]
     fn node_round_trip() -> Result<()> {
-        let items: Vec<Arc<Item<String, Vec<u8>>>> = (0..10)
-            .map(|i| {
-                Arc::new(Item {
-                    key: format!("k{i}"),
-                    id: Uuid::now_v7(),
-                    version: i,
-                    value: if i % 2 == 0 {
-                        ValueCell::Inline(vec![i as u8; 5])
-                    } else {
-                        ValueCell::Blob(Uuid::new_v4())
-                    },
-                })
-            })
-            .collect();
-        let leaf = Node::Leaf(Leaf::from_items(items.clone()));
+        let mut b = LeafBuilder::with_capacity(10);
+        let blobs: Vec<Uuid> = (0..10).map(|_| Uuid::new_v4()).collect();
+        for i in 0..10u8 {
+            let bytes = enc(&vec![i; 5]);
+            let value = if i % 2 == 0 {
+                CellRef::Inline(&bytes)
+            } else {
+                CellRef::Blob(blobs[i as usize])
+            };
+            b.push(format!("k{i}"), Uuid::now_v7(), u64::from(i), value);
+        }
+        let leaf: Node<String, Vec<u8>> = Node::leaf(b.finish());
         let bytes = encode_node("s", &leaf)?;
         let back: Node<String, Vec<u8>> = decode_node("s", Path::new("n"), &bytes)?;
-        let Node::Leaf(b) = back else {
+        let Node::Leaf(b, _) = back else {
             panic!("expected leaf")
         };
         assert_eq!(b.len(), 10);
-        assert_eq!(b.items()[3].key, "k3");
-        assert_eq!(b.keys()[3].0, "k3");
-        assert_eq!(b.items()[4].value, ValueCell::Inline(vec![4; 5]));
+        assert_eq!(b.key(3), "k3");
+        assert_eq!(b.at(3).version, 3);
+        assert_eq!(b.value(4), CellRef::Inline(&enc(&vec![4u8; 5])));
+        assert_eq!(b.value(5), CellRef::Blob(blobs[5]));
         let internal: Node<String, Vec<u8>> = Node::Internal {
             seps: vec![("m".into(), Uuid::nil())],
             children: vec![4, 9],
@@ -380,6 +440,31 @@ mod tests {
         assert!(
             decode_node::<String, Vec<u8>>("s", Path::new("n"), &bytes[..bytes.len() - 1]).is_err()
         );
+        Ok(())
+    }
+
+    /// The leaf layout on disk is unchanged by keeping values encoded: a
+    /// value is written as `u32 len + MessagePack`, exactly what format 1
+    /// wrote for a decoded value.
+    #[test]
+    fn leaf_bytes_match_format_1() -> Result<()> {
+        let id = Uuid::from_u128(5);
+        let value = vec![1u8, 2, 3];
+        let mut b = LeafBuilder::with_capacity(1);
+        b.push(7u32, id, 9, CellRef::Inline(&enc(&value)));
+        let bytes = encode_node::<u32, Vec<u8>>("s", &Node::leaf(b.finish()))?;
+        let mut want = vec![1u8];
+        want.extend_from_slice(&1u32.to_le_bytes());
+        want.extend_from_slice(id.as_bytes());
+        want.extend_from_slice(&9u64.to_le_bytes());
+        let k = enc(&7u32);
+        want.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        want.extend_from_slice(&k);
+        want.push(0);
+        let v = enc(&value);
+        want.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        want.extend_from_slice(&v);
+        assert_eq!(bytes, want);
         Ok(())
     }
 }

@@ -21,15 +21,15 @@ use crate::error::{Result, SopError};
 
 /// A change to one item.
 #[derive(Debug, Clone)]
-pub enum Op<K, V> {
+pub enum Op<K> {
     /// Insert a new item.
-    Insert(Arc<Item<K, V>>),
+    Insert(Arc<Item<K>>),
     /// Replace the item `(old_key, item.id)` (key compares equal).
     Replace {
         /// The key as it was (ordering-equal to the new one).
         old_key: K,
         /// The new item.
-        item: Arc<Item<K, V>>,
+        item: Arc<Item<K>>,
     },
     /// Remove the item `(key, id)`.
     Remove {
@@ -70,20 +70,6 @@ pub enum ReadRecord<K> {
     },
 }
 
-#[derive(Serialize)]
-struct OpOut<'a, K, V> {
-    k: u8,
-    key: &'a K,
-    old: Option<&'a K>,
-    /// Item ids go out as MessagePack `bin` (one memcpy), not 16 integers.
-    #[serde(with = "serde_bytes")]
-    id: [u8; 16],
-    ver: u64,
-    val: Option<&'a V>,
-    #[serde(with = "serde_bytes")]
-    blob: Option<[u8; 16]>,
-}
-
 #[derive(Deserialize)]
 #[serde(bound = "K: DeserializeOwned, V: DeserializeOwned")]
 struct OpIn<K, V> {
@@ -106,12 +92,54 @@ fn codec(store: &str, e: impl std::fmt::Display) -> SopError {
     }
 }
 
-/// Encodes ops for the WAL.
-pub fn encode_ops<K: Serialize, V: Serialize>(store: &str, ops: &[Op<K, V>]) -> Result<Vec<u8>> {
-    let mut list = Vec::with_capacity(ops.len());
+/// MessagePack framing written by hand around pre-encoded values (the
+/// output is what `rmp_serde` writes for the same list of
+/// `[k, key, old, id, ver, val, blob]` arrays; a test holds them equal).
+mod mp {
+    pub fn array_len(out: &mut Vec<u8>, n: usize) {
+        if n < 16 {
+            out.push(0x90 | n as u8);
+        } else if n <= u16::MAX as usize {
+            out.push(0xdc);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        } else {
+            out.push(0xdd);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+    }
+
+    pub fn uint(out: &mut Vec<u8>, v: u64) {
+        if v < 128 {
+            out.push(v as u8);
+        } else if v <= u8::MAX as u64 {
+            out.extend_from_slice(&[0xcc, v as u8]);
+        } else if v <= u16::MAX as u64 {
+            out.push(0xcd);
+            out.extend_from_slice(&(v as u16).to_be_bytes());
+        } else if v <= u32::MAX as u64 {
+            out.push(0xce);
+            out.extend_from_slice(&(v as u32).to_be_bytes());
+        } else {
+            out.push(0xcf);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+
+    pub fn bin16(out: &mut Vec<u8>, b: &[u8; 16]) {
+        out.extend_from_slice(&[0xc4, 16]);
+        out.extend_from_slice(b);
+    }
+
+    pub const NIL: u8 = 0xc0;
+}
+
+/// Encodes ops for the WAL: a MessagePack list of
+/// `[k, key, old, id, ver, val, blob]` (values are copied in as encoded).
+pub fn encode_ops<K: Serialize>(store: &str, ops: &[Op<K>]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(16 + ops.len() * 64);
+    mp::array_len(&mut out, ops.len());
     for op in ops {
-        type Parts<'a, K, V> = (u8, &'a K, Option<&'a K>, Option<&'a Arc<Item<K, V>>>);
-        let (k, key, old, item): Parts<'_, K, V> = match op {
+        let (k, key, old, item): (u8, &K, Option<&K>, Option<&Item<K>>) = match op {
             Op::Insert(item) => (0, &item.key, None, Some(item)),
             Op::Replace { old_key, item } => (1, &item.key, Some(old_key), Some(item)),
             Op::Remove { key, .. } => (2, key, None, None),
@@ -120,39 +148,47 @@ pub fn encode_ops<K: Serialize, V: Serialize>(store: &str, ops: &[Op<K, V>]) -> 
             Op::Remove { id, .. } => *id,
             _ => item.map(|i| i.id).unwrap_or_default(),
         };
-        let (val, blob) = match item.map(|i| &i.value) {
-            Some(ValueCell::Inline(v)) => (Some(v), None),
-            Some(ValueCell::Blob(b)) => (None, Some(*b.as_bytes())),
-            None => (None, None),
-        };
-        list.push(OpOut {
-            k,
-            key,
-            old,
-            id: *id.as_bytes(),
-            ver: item.map(|i| i.version).unwrap_or(0),
-            val,
-            blob,
-        });
+        mp::array_len(&mut out, 7);
+        mp::uint(&mut out, k.into());
+        rmp_serde::encode::write(&mut out, key).map_err(|e| codec(store, e))?;
+        match old {
+            Some(o) => rmp_serde::encode::write(&mut out, o).map_err(|e| codec(store, e))?,
+            None => out.push(mp::NIL),
+        }
+        mp::bin16(&mut out, id.as_bytes());
+        mp::uint(&mut out, item.map_or(0, |i| i.version));
+        match item.map(|i| &i.value) {
+            Some(ValueCell::Inline(v)) => {
+                out.extend_from_slice(v);
+                out.push(mp::NIL);
+            }
+            Some(ValueCell::Blob(b)) => {
+                out.push(mp::NIL);
+                mp::bin16(&mut out, b.as_bytes());
+            }
+            None => out.extend_from_slice(&[mp::NIL, mp::NIL]),
+        }
     }
-    rmp_serde::to_vec(&list).map_err(|e| codec(store, e))
+    Ok(out)
 }
 
 /// Decodes ops written by [`encode_ops`].
-pub fn decode_ops<K: DeserializeOwned, V: DeserializeOwned>(
+pub fn decode_ops<K: DeserializeOwned, V: DeserializeOwned + Serialize>(
     store: &str,
     bytes: &[u8],
-) -> Result<Vec<Op<K, V>>> {
+) -> Result<Vec<Op<K>>> {
     let list: Vec<OpIn<K, V>> = rmp_serde::from_slice(bytes).map_err(|e| codec(store, e))?;
     list.into_iter()
         .map(|o| {
             let id = Uuid::from_bytes(o.id);
             let value = match (o.val, o.blob) {
-                (Some(v), _) => Some(ValueCell::Inline(v)),
+                (Some(v), _) => Some(ValueCell::Inline(
+                    rmp_serde::to_vec(&v).map_err(|e| codec(store, e))?,
+                )),
                 (None, Some(b)) => Some(ValueCell::Blob(Uuid::from_bytes(b))),
                 (None, None) => None,
             };
-            let item = |key: K, value: Option<ValueCell<V>>| -> Result<Arc<Item<K, V>>> {
+            let item = |key: K, value: Option<ValueCell>| -> Result<Arc<Item<K>>> {
                 let value = value.ok_or_else(|| codec(store, "operation without a value"))?;
                 Ok(Arc::new(Item {
                     key,
@@ -174,4 +210,107 @@ pub fn decode_ops<K: DeserializeOwned, V: DeserializeOwned>(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The serde form format 1 WAL records were written with.
+    #[derive(Serialize)]
+    struct OpOut<'a, K, V> {
+        k: u8,
+        key: &'a K,
+        old: Option<&'a K>,
+        #[serde(with = "serde_bytes")]
+        id: [u8; 16],
+        ver: u64,
+        val: Option<&'a V>,
+        #[serde(with = "serde_bytes")]
+        blob: Option<[u8; 16]>,
+    }
+
+    fn item(key: &str, ver: u64, value: ValueCell) -> Arc<Item<String>> {
+        Arc::new(Item {
+            key: key.into(),
+            id: Uuid::now_v7(),
+            version: ver,
+            value,
+        })
+    }
+
+    #[test]
+    fn hand_framing_equals_serde_and_round_trips() -> Result<()> {
+        let val = vec![3u32, 70_000, 5];
+        let blob = Uuid::new_v4();
+        let enc = rmp_serde::to_vec(&val).expect("encode");
+        // Versions cover every integer width; 20 ops cover the array16 header.
+        let mut ops: Vec<Op<String>> = Vec::new();
+        for (i, ver) in [0u64, 5, 200, 60_000, 4_000_000_000, u64::MAX]
+            .iter()
+            .cycle()
+            .take(20)
+            .enumerate()
+        {
+            ops.push(match i % 3 {
+                0 => Op::Insert(item(&format!("k{i}"), *ver, ValueCell::Inline(enc.clone()))),
+                1 => Op::Replace {
+                    old_key: format!("k{i}"),
+                    item: item(&format!("k{i}"), *ver, ValueCell::Blob(blob)),
+                },
+                _ => Op::Remove {
+                    key: format!("k{i}"),
+                    id: Uuid::now_v7(),
+                },
+            });
+        }
+        let mine = encode_ops("s", &ops)?;
+        let reference: Vec<OpOut<'_, String, Vec<u32>>> = ops
+            .iter()
+            .map(|op| match op {
+                Op::Insert(it) => OpOut {
+                    k: 0,
+                    key: &it.key,
+                    old: None,
+                    id: *it.id.as_bytes(),
+                    ver: it.version,
+                    val: Some(&val),
+                    blob: None,
+                },
+                Op::Replace { old_key, item } => OpOut {
+                    k: 1,
+                    key: &item.key,
+                    old: Some(old_key),
+                    id: *item.id.as_bytes(),
+                    ver: item.version,
+                    val: None,
+                    blob: Some(*blob.as_bytes()),
+                },
+                Op::Remove { key, id } => OpOut {
+                    k: 2,
+                    key,
+                    old: None,
+                    id: *id.as_bytes(),
+                    ver: 0,
+                    val: None,
+                    blob: None,
+                },
+            })
+            .collect();
+        assert_eq!(mine, rmp_serde::to_vec(&reference).expect("encode"));
+        let back = decode_ops::<String, Vec<u32>>("s", &mine)?;
+        assert_eq!(back.len(), ops.len());
+        match (&back[0], &ops[0]) {
+            (Op::Insert(a), Op::Insert(b)) => {
+                assert_eq!((&a.key, a.id, a.version), (&b.key, b.id, b.version));
+                assert_eq!(a.value, ValueCell::Inline(enc.clone()));
+            }
+            _ => panic!("expected inserts"),
+        }
+        assert!(
+            matches!(&back[4], Op::Replace { item, .. } if item.value == ValueCell::Blob(blob))
+        );
+        assert!(matches!(&back[2], Op::Remove { key, .. } if key == "k2"));
+        Ok(())
+    }
 }

@@ -19,7 +19,7 @@ use crate::btree::item::{decode_node, encode_node, Leaf, Node};
 use crate::btree::ops::decode_ops;
 use crate::btree::version::{NodeRef, TreeVersion};
 use crate::btree::view::{Interrupt, Step, TreeView};
-use crate::engine::Engine;
+use crate::engine::{Engine, PendingOps};
 use crate::error::{Result, SopError};
 use crate::index_spec::Comparator;
 use crate::options::StoreOptions;
@@ -27,6 +27,7 @@ use crate::storage::catalog::StoreInfo;
 use crate::storage::frame::FrameKind;
 use crate::storage::registry::NodeId;
 use crate::{Key, Value};
+use futures::future::BoxFuture;
 
 /// Dirty nodes of a store, encoded for a checkpoint.
 pub struct DirtyNodes {
@@ -50,6 +51,14 @@ pub trait ErasedStore: Send + Sync + 'static {
     fn collect_dirty(&self) -> Result<DirtyNodes>;
     /// Replaces dirty references by flushed ones after a checkpoint.
     fn install_flushed(&self, flushed: &HashMap<NodeId, Uuid>, freed: &[NodeId]);
+    /// Replays logged ops onto the newest version, one version per record
+    /// (clustered mode: records other processes committed).
+    fn replay_logged(self: Arc<Self>, pending: Vec<PendingOps>) -> BoxFuture<'static, Result<()>>;
+    /// Restarts from the checkpointed tree of `info` under the engine's
+    /// current registry, forgetting every in-memory change (clustered mode:
+    /// another process checkpointed a state that includes all of them).
+    /// Transactions holding older versions keep reading those.
+    fn reset_to_checkpoint(&self, info: &StoreInfo);
 }
 
 /// One store, shared by every transaction of the process.
@@ -74,29 +83,36 @@ impl<K: Key, V: Value> StoreShared<K, V> {
     /// A store whose committed state is `info` (root and count) with no
     /// changes since the last checkpoint.
     pub fn new(engine: Arc<Engine>, info: &StoreInfo, order: Comparator<K>) -> Self {
-        let mut nodes = imbl::GenericHashMap::default();
-        if !engine.registry_has(info.root) {
-            // Created after the last checkpoint: its root exists only in the WAL.
-            nodes.insert(
-                info.root,
-                NodeRef::Dirty(Arc::new(Node::Leaf(Leaf::default()))),
-            );
-        }
         StoreShared {
             name: info.name.clone(),
             id: info.id,
             options: info.options.clone(),
             order,
+            committed: RwLock::new(Arc::new(Self::checkpointed_version(&engine, info))),
             engine,
-            committed: RwLock::new(Arc::new(TreeVersion {
-                // A random base: a version number never repeats across
-                // re-opens, so caches keyed on it cannot serve stale data.
-                seq: rand::random::<u64>() >> 16,
-                root: info.root,
-                count: info.count,
-                nodes,
-            })),
             commit_lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// The version holding exactly the checkpointed tree of `info`.
+    fn checkpointed_version(engine: &Engine, info: &StoreInfo) -> TreeVersion<K, V> {
+        let registry = engine.registry_snapshot();
+        let mut nodes = imbl::GenericHashMap::default();
+        if registry.get(&info.root).is_none_or(|h| h.deleted) {
+            // Created after the last checkpoint: its root exists only in the WAL.
+            nodes.insert(
+                info.root,
+                NodeRef::Dirty(Arc::new(Node::leaf(Leaf::default()))),
+            );
+        }
+        TreeVersion {
+            // A random base: a version number never repeats across
+            // re-opens, so caches keyed on it cannot serve stale data.
+            seq: rand::random::<u64>() >> 16,
+            root: info.root,
+            count: info.count,
+            nodes,
+            registry,
         }
     }
 
@@ -165,11 +181,12 @@ impl<K: Key, V: Value> StoreShared<K, V> {
             root: view.root,
             count: view.count,
             nodes,
+            registry: current.registry.clone(),
         }
     }
 
     /// Replays WAL ops recorded for this store (recovery at first open).
-    pub async fn replay(self: &Arc<Self>, pending: Vec<crate::engine::PendingOps>) -> Result<()> {
+    pub async fn replay(self: &Arc<Self>, pending: Vec<PendingOps>) -> Result<()> {
         for p in pending {
             let ops = decode_ops::<K, V>(&self.name, &p.ops)?;
             let base = self.current();
@@ -229,7 +246,16 @@ impl<K: Key, V: Value> ErasedStore for StoreShared<K, V> {
         for id in freed {
             next.nodes.remove(id);
         }
+        next.registry = self.engine.registry_snapshot();
         *w = Arc::new(next);
+    }
+
+    fn replay_logged(self: Arc<Self>, pending: Vec<PendingOps>) -> BoxFuture<'static, Result<()>> {
+        Box::pin(async move { self.replay(pending).await })
+    }
+
+    fn reset_to_checkpoint(&self, info: &StoreInfo) {
+        *self.committed.write() = Arc::new(Self::checkpointed_version(&self.engine, info));
     }
 }
 

@@ -4,13 +4,17 @@
 //! they first touch the store and read it without locks while others commit
 //! newer versions. `nodes` maps every node changed since the store was opened
 //! in this process to its current content; nodes absent from it are resolved
-//! through the registry (unchanged since open).
+//! through the version's own registry snapshot (unchanged since open).
 //!
 //! Invariants:
 //! - A version is never mutated after it is published; commits and
 //!   checkpoints build a new one (`imbl` makes that O(changes)).
 //! - `NodeRef::Dirty` nodes exist only in memory (and in the WAL as logical
 //!   operations); a checkpoint turns them into `NodeRef::Flushed` blobs.
+//! - `registry` is the registry as it was when the version's clean nodes
+//!   were last resolvable through it: a checkpoint moving a node to a new
+//!   blob installs a new snapshot in *newer* versions only, so an old
+//!   version keeps reading the blobs it was built on.
 //! - Physical blobs referenced by a published version are not deleted while a
 //!   transaction that may read that version is alive (see the engine's GC).
 
@@ -19,6 +23,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::btree::item::Node;
+use crate::engine::RegistryMap;
 use crate::storage::registry::NodeId;
 
 /// Where a changed node's content is.
@@ -60,6 +65,8 @@ pub struct TreeVersion<K, V> {
         crate::id_hash::IdBuild,
         imbl::shared_ptr::DefaultSharedPtr,
     >,
+    /// Resolves nodes absent from `nodes`.
+    pub registry: Arc<RegistryMap>,
 }
 
 impl<K, V> Clone for TreeVersion<K, V> {
@@ -69,6 +76,7 @@ impl<K, V> Clone for TreeVersion<K, V> {
             root: self.root,
             count: self.count,
             nodes: self.nodes.clone(),
+            registry: self.registry.clone(),
         }
     }
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::btree::item::{Item, Node, ValueCell};
+use crate::btree::item::{Item, ItemRef, Leaf, Node};
 use crate::btree::ops::{Op, Pos, ReadRecord};
 use crate::btree::store::StoreShared;
 use crate::btree::version::{NodeRef, TreeVersion};
@@ -84,11 +84,34 @@ pub struct Located<K, V> {
 
 impl<K, V> Located<K, V> {
     /// The item at the position, if any.
-    pub fn item(&self) -> Option<&Arc<Item<K, V>>> {
+    pub fn item(&self) -> Option<ItemRef<'_, K>> {
+        item_at(&self.leaf, self.pos)
+    }
+}
+
+/// An item found by a path-free descent: its leaf and index.
+#[derive(Debug, Clone)]
+pub struct Hit<K, V> {
+    /// The leaf.
+    pub leaf: Arc<Node<K, V>>,
+    /// Index of the item within the leaf (always in range).
+    pub pos: usize,
+}
+
+impl<K, V> Hit<K, V> {
+    /// The item.
+    pub fn item(&self) -> ItemRef<'_, K> {
         match &*self.leaf {
-            Node::Leaf(items) => items.get(self.pos),
-            Node::Internal { .. } => None,
+            Node::Leaf(items, _) => items.at(self.pos),
+            Node::Internal { .. } => unreachable!("a hit always points into a leaf"),
         }
+    }
+}
+
+fn item_at<K, V>(node: &Node<K, V>, pos: usize) -> Option<ItemRef<'_, K>> {
+    match node {
+        Node::Leaf(items, _) => items.get(pos),
+        Node::Internal { .. } => None,
     }
 }
 
@@ -114,7 +137,7 @@ pub struct TreeView<K, V> {
     /// half-way).
     pub pin_all: bool,
     /// Effective changes, in order.
-    pub ops: Vec<Op<K, V>>,
+    pub ops: Vec<Op<K>>,
     /// Observations to validate at commit.
     pub reads: Vec<ReadRecord<K>>,
     /// Whether to record reads.
@@ -171,6 +194,33 @@ impl<K: Key, V: Value> TreeView<K, V> {
         self.cmp.compare(a.0, b.0).then_with(|| a.1.cmp(b.1))
     }
 
+    /// Index of the first item of `leaf` that is `>= (key, id)`.
+    #[inline]
+    fn leaf_bound(&self, leaf: &Leaf<K>, key: &K, id: Uuid) -> usize {
+        let keys = leaf.keys();
+        let (mut lo, mut hi) = (0, keys.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let less = match self.cmp.compare(&keys[mid], key) {
+                Ordering::Less => true,
+                Ordering::Greater => false,
+                Ordering::Equal => leaf.id(mid) < id,
+            };
+            if less {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Index of the child of an internal node that holds `(key, id)`.
+    #[inline]
+    fn child_index(&self, seps: &[(K, Uuid)], key: &K, id: Uuid) -> usize {
+        seps.partition_point(|(sk, sid)| self.cmp_pos((sk, sid), (key, &id)) != Ordering::Greater)
+    }
+
     /// Compares keys with the store's order.
     #[inline]
     pub fn cmp_keys(&self, a: &K, b: &K) -> Ordering {
@@ -215,7 +265,11 @@ impl<K: Key, V: Value> TreeView<K, V> {
                 )
                 .into())
             }
-            None => self.shared.engine.registry_lookup(&self.shared.name, id)?,
+            None => {
+                self.shared
+                    .engine
+                    .registry_lookup(&self.base.registry, &self.shared.name, id)?
+            }
         };
         match self.shared.engine.l1.get::<Node<K, V>>(physical) {
             Some(n) => {
@@ -239,20 +293,16 @@ impl<K: Key, V: Value> TreeView<K, V> {
                     let idx = match bound {
                         Bound::Start => 0,
                         Bound::End => children.len() - 1,
-                        Bound::At(k, kid) => seps.partition_point(|(sk, sid)| {
-                            self.cmp_pos((sk, sid), (k, &kid)) != Ordering::Greater
-                        }),
+                        Bound::At(k, kid) => self.child_index(seps, k, kid),
                     };
                     path.push((id, idx));
                     id = children[idx];
                 }
-                Node::Leaf(items) => {
+                Node::Leaf(items, _) => {
                     let pos = match bound {
                         Bound::Start => 0,
                         Bound::End => items.len(),
-                        Bound::At(k, kid) => items.keys().partition_point(|(ik, iid)| {
-                            self.cmp_pos((ik, iid), (k, &kid)) == Ordering::Less
-                        }),
+                        Bound::At(k, kid) => self.leaf_bound(items, k, kid),
                     };
                     return Ok(Located {
                         path,
@@ -290,7 +340,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
                             path.push((id, i));
                             id = children[i];
                         }
-                        Node::Leaf(items) => {
+                        Node::Leaf(items, _) => {
                             let pos = if forward {
                                 0
                             } else {
@@ -345,34 +395,37 @@ impl<K: Key, V: Value> TreeView<K, V> {
     /// The first item `>= (key, id)` when it is in the leaf reached by a
     /// path-free descent (the common case); `None` when the answer lies past
     /// that leaf's end and a full [`TreeView::seek`] is needed.
-    fn probe(&mut self, key: &K, id: Uuid) -> Step<Option<Arc<Item<K, V>>>> {
+    fn probe(&mut self, key: &K, id: Uuid) -> Step<Option<Hit<K, V>>> {
         let mut node_id = self.root;
         loop {
             let node = self.node(node_id)?;
-            match &*node {
+            let pos = match &*node {
                 Node::Internal { seps, children } => {
-                    let idx = seps.partition_point(|(sk, sid)| {
-                        self.cmp_pos((sk, sid), (key, &id)) != Ordering::Greater
-                    });
-                    node_id = children[idx];
+                    node_id = children[self.child_index(seps, key, id)];
+                    continue;
                 }
-                Node::Leaf(items) => {
-                    let pos = items.keys().partition_point(|(ik, iid)| {
-                        self.cmp_pos((ik, iid), (key, &id)) == Ordering::Less
-                    });
-                    return Ok(items.get(pos).cloned());
+                Node::Leaf(items, _) => {
+                    let pos = self.leaf_bound(items, key, id);
+                    if pos == items.len() {
+                        return Ok(None);
+                    }
+                    pos
                 }
-            }
+            };
+            return Ok(Some(Hit { leaf: node, pos }));
         }
     }
 
     /// The first item with `key`, if any (point lookup without a path).
-    pub fn lookup_first(&mut self, key: &K) -> Step<Option<Arc<Item<K, V>>>> {
+    pub fn lookup_first(&mut self, key: &K) -> Step<Option<Hit<K, V>>> {
         let found = match self.probe(key, MIN_ID)? {
-            Some(it) => Some(it),
-            None => self.find_first(key)?.and_then(|l| l.item().cloned()),
+            Some(hit) => Some(hit),
+            None => self.find_first(key)?.map(|l| Hit {
+                leaf: l.leaf,
+                pos: l.pos,
+            }),
         };
-        Ok(found.filter(|it| self.cmp_keys(&it.key, key) == Ordering::Equal))
+        Ok(found.filter(|h| self.cmp_keys(h.item().key, key) == Ordering::Equal))
     }
 
     /// Item position of the first item with `key`, if any.
@@ -383,7 +436,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
         };
         let hit = loc
             .item()
-            .is_some_and(|it| self.cmp_keys(&it.key, key) == Ordering::Equal);
+            .is_some_and(|it| self.cmp_keys(it.key, key) == Ordering::Equal);
         Ok(hit.then_some(loc))
     }
 
@@ -392,40 +445,40 @@ impl<K: Key, V: Value> TreeView<K, V> {
         let loc = self.seek(Bound::At(key, id))?;
         let hit = loc
             .item()
-            .is_some_and(|it| it.id == id && self.cmp_keys(&it.key, key) == Ordering::Equal);
+            .is_some_and(|it| it.id == id && self.cmp_keys(it.key, key) == Ordering::Equal);
         Ok(hit.then_some(loc))
     }
 
-    fn pos_of(item: &Item<K, V>) -> Pos<K> {
+    fn pos_of(key: &K, id: Uuid) -> Pos<K> {
         Pos {
-            key: item.key.clone(),
-            id: item.id,
+            key: key.clone(),
+            id,
         }
     }
 
     /// Records that `item` was read.
-    pub fn record_item(&mut self, item: &Item<K, V>) {
+    pub fn record_item(&mut self, item: ItemRef<'_, K>) {
         if self.track_reads {
             self.reads.push(ReadRecord::Item {
-                pos: Self::pos_of(item),
+                pos: Self::pos_of(item.key, item.id),
                 version: item.version,
             });
         }
     }
 
     /// Records `item` as read when there is one.
-    pub fn record_found(&mut self, item: Option<&Arc<Item<K, V>>>) {
+    pub fn record_found(&mut self, item: Option<ItemRef<'_, K>>) {
         if let Some(it) = item {
             self.record_item(it);
         }
     }
 
-    /// Records that nothing lies between two positions.
-    pub fn record_gap(&mut self, lo: Option<&Item<K, V>>, hi: Option<&Item<K, V>>) {
+    /// Records that nothing lies between two positions `(key, id)`.
+    pub fn record_gap(&mut self, lo: Option<(&K, Uuid)>, hi: Option<(&K, Uuid)>) {
         if self.track_reads {
             self.reads.push(ReadRecord::Gap {
-                lo: lo.map(Self::pos_of),
-                hi: hi.map(Self::pos_of),
+                lo: lo.map(|(k, id)| Self::pos_of(k, id)),
+                hi: hi.map(|(k, id)| Self::pos_of(k, id)),
             });
         }
     }
@@ -442,7 +495,10 @@ impl<K: Key, V: Value> TreeView<K, V> {
     fn writable(&mut self, id: NodeId) -> Step<&mut Node<K, V>> {
         if !self.overlay.contains_key(&id) {
             let n = self.node(id)?;
-            self.overlay.insert(id, Arc::new((*n).clone()));
+            // Room for a few more entries: a transaction often changes a
+            // node more than once.
+            self.overlay
+                .insert(id, Arc::new(n.clone_with_room(1 + n.len() / 4)));
             self.forget_hot(id);
         }
         let arc = self
@@ -479,20 +535,65 @@ impl<K: Key, V: Value> TreeView<K, V> {
     }
 
     /// Inserts `item` at its position; the caller has checked uniqueness.
-    pub fn insert_item(&mut self, item: Arc<Item<K, V>>) -> Step<()> {
+    pub fn insert_item(&mut self, item: Arc<Item<K>>) -> Step<()> {
         self.pin_all = true;
+        let loc = self.seek(Bound::At(&item.key, item.id))?;
+        self.insert_at(loc, item)
+    }
+
+    /// Inserts `item` unless an item with its key exists (unique trees): one
+    /// descent serves both the check and the insert. Returns the existing
+    /// item, if any (nothing changed then).
+    pub fn insert_unique(&mut self, item: Arc<Item<K>>) -> Step<Option<Hit<K, V>>> {
+        self.pin_all = true;
+        let loc = self.seek(Bound::At(&item.key, item.id))?;
+        // The first item with the key is next to the insert position; only at
+        // a leaf's edge may it live in a neighbouring leaf.
+        let len = loc.leaf.len();
+        if loc.pos == 0 || loc.pos == len {
+            if let Some(hit) = self.lookup_first(&item.key)? {
+                return Ok(Some(hit));
+            }
+        } else {
+            for pos in [loc.pos - 1, loc.pos] {
+                let same = item_at(&loc.leaf, pos)
+                    .is_some_and(|it| self.cmp_keys(it.key, &item.key) == Ordering::Equal);
+                if same {
+                    return Ok(Some(Hit {
+                        leaf: loc.leaf,
+                        pos,
+                    }));
+                }
+            }
+        }
+        self.insert_at(loc, item)?;
+        Ok(None)
+    }
+
+    /// Inserts `item` at `loc` (its position) and splits as needed.
+    fn insert_at(&mut self, loc: Located<K, V>, item: Arc<Item<K>>) -> Step<()> {
         // Keep no reference to the leaf while writing it: `Arc::make_mut`
         // would otherwise copy the whole node.
         let Located {
-            path, leaf_id, pos, ..
-        } = self.seek(Bound::At(&item.key, item.id))?;
+            path,
+            leaf_id,
+            pos,
+            leaf,
+        } = loc;
+        drop(leaf);
         self.epoch += 1;
         let slot = self.shared.options.slot_length;
         let split = {
-            let Node::Leaf(items) = self.writable(leaf_id)? else {
+            let Node::Leaf(items, _) = self.writable(leaf_id)? else {
                 return Err(SopError::format("leaf", "expected a leaf").into());
             };
-            items.insert(pos, item.clone());
+            items.insert(
+                pos,
+                item.key.clone(),
+                item.id,
+                item.version,
+                item.value.as_ref(),
+            );
             if items.len() > slot {
                 let right = items.split_off(items.len() / 2);
                 Some(right)
@@ -503,8 +604,8 @@ impl<K: Key, V: Value> TreeView<K, V> {
         self.count += 1;
         self.ops.push(Op::Insert(item));
         if let Some(right) = split {
-            let sep = right.keys()[0].clone();
-            let right_id = self.new_node(Node::Leaf(right));
+            let sep = (right.key(0).clone(), right.id(0));
+            let right_id = self.new_node(Node::leaf(right));
             self.propagate_split(path, leaf_id, sep, right_id)?;
         }
         Ok(())
@@ -564,17 +665,17 @@ impl<K: Key, V: Value> TreeView<K, V> {
     }
 
     /// Replaces the item at `(old_key, item.id)` (the new key compares equal).
-    pub fn replace_item(&mut self, old_key: &K, item: Arc<Item<K, V>>) -> Step<bool> {
+    pub fn replace_item(&mut self, old_key: &K, item: Arc<Item<K>>) -> Step<bool> {
         self.pin_all = true;
         let Some(Located { leaf_id, pos, .. }) = self.find_exact(old_key, item.id)? else {
             return Ok(false);
         };
-        let Node::Leaf(items) = self.writable(leaf_id)? else {
+        let Node::Leaf(items, _) = self.writable(leaf_id)? else {
             return Err(SopError::format("leaf", "expected a leaf").into());
         };
-        let old = items.replace(pos, item.clone());
-        if let ValueCell::Blob(b) = old.value {
-            if !matches!(item.value, ValueCell::Blob(nb) if nb == b) {
+        let old_blob = items.replace(pos, item.key.clone(), item.version, item.value.as_ref());
+        if let Some(b) = old_blob {
+            if !matches!(item.value, crate::btree::item::ValueCell::Blob(nb) if nb == b) {
                 self.superseded.push(b);
             }
         }
@@ -607,9 +708,8 @@ impl<K: Key, V: Value> TreeView<K, V> {
             }
         }
         self.epoch += 1;
-        if let Node::Leaf(items) = self.writable(leaf_id)? {
-            let old = items.remove(pos);
-            if let ValueCell::Blob(b) = old.value {
+        if let Node::Leaf(items, _) = self.writable(leaf_id)? {
+            if let (_, Some(b)) = items.remove(pos) {
                 self.superseded.push(b);
             }
         }
@@ -657,7 +757,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
             let r = self.node(rid)?;
             let sep = match &*parent {
                 Node::Internal { seps, .. } => seps[left_idx].clone(),
-                Node::Leaf(_) => return Ok(()),
+                Node::Leaf(..) => return Ok(()),
             };
             let merge = l.len() + r.len() <= slot;
             if merge {
@@ -685,16 +785,8 @@ impl<K: Key, V: Value> TreeView<K, V> {
         }
     }
 
-    /// Reads a value cell (inline values only; blobs are resolved by the caller).
-    pub fn inline_value(item: &Item<K, V>) -> Option<&V> {
-        match &item.value {
-            ValueCell::Inline(v) => Some(v),
-            ValueCell::Blob(_) => None,
-        }
-    }
-
     /// Applies a logged op (used by refetch-and-merge and recovery).
-    pub fn apply_op(&mut self, op: &Op<K, V>) -> Step<()> {
+    pub fn apply_op(&mut self, op: &Op<K>) -> Step<()> {
         let store = self.shared.name.clone();
         let conflict = |reason: String| {
             Interrupt::Fail(SopError::Conflict {
@@ -766,12 +858,12 @@ impl<K: Key, V: Value> TreeView<K, V> {
     }
 }
 
-fn merge_nodes<K: Clone, V: Clone>(l: &Node<K, V>, r: &Node<K, V>, sep: (K, Uuid)) -> Node<K, V> {
+fn merge_nodes<K: Clone, V>(l: &Node<K, V>, r: &Node<K, V>, sep: (K, Uuid)) -> Node<K, V> {
     match (l, r) {
-        (Node::Leaf(a), Node::Leaf(b)) => {
+        (Node::Leaf(a, _), Node::Leaf(b, _)) => {
             let mut m = a.clone();
             m.append(b);
-            Node::Leaf(m)
+            Node::leaf(m)
         }
         (
             Node::Internal {
@@ -794,17 +886,17 @@ fn merge_nodes<K: Clone, V: Clone>(l: &Node<K, V>, r: &Node<K, V>, sep: (K, Uuid
     }
 }
 
-fn redistribute<K: Clone, V: Clone>(
+fn redistribute<K: Clone, V>(
     l: &Node<K, V>,
     r: &Node<K, V>,
     sep: (K, Uuid),
 ) -> (Node<K, V>, Node<K, V>, (K, Uuid)) {
     // Even out two siblings: merge them, then split the result in half.
     match merge_nodes(l, r, sep.clone()) {
-        Node::Leaf(mut all) => {
+        Node::Leaf(mut all, _) => {
             let right = all.split_off(all.len() / 2);
-            let new_sep = right.keys()[0].clone();
-            (Node::Leaf(all), Node::Leaf(right), new_sep)
+            let new_sep = (right.key(0).clone(), right.id(0));
+            (Node::leaf(all), Node::leaf(right), new_sep)
         }
         Node::Internal {
             mut seps,

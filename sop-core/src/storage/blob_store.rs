@@ -71,7 +71,9 @@ impl BlobBackend for FileBlobBackend {
     fn read(&self, id: Uuid) -> Result<Vec<u8>> {
         let path = self.path_of(id);
         crate::storage::faults::check(&path, crate::storage::faults::FaultOp::Read)?;
-        std::fs::read(&path).map_err(|e| SopError::io(&path, e))
+        let mut bytes = std::fs::read(&path).map_err(|e| SopError::io(&path, e))?;
+        crate::storage::faults::corrupt_read(&path, &mut bytes);
+        Ok(bytes)
     }
 
     fn sync(&self, ids: &[Uuid]) -> Result<()> {

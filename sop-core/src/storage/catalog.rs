@@ -47,6 +47,20 @@ pub struct Catalog {
     pub checkpoints: u64,
     /// Stores by name.
     pub stores: BTreeMap<String, StoreInfo>,
+    /// Clustered mode: superseded blobs other processes may still read,
+    /// deleted by the first checkpoint after their deadline.
+    #[serde(default)]
+    pub deferred_garbage: Vec<DeferredBlob>,
+}
+
+/// A blob whose deletion waits until no transaction of any process can
+/// still read it (clustered mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeferredBlob {
+    /// Unix milliseconds after which the blob may be deleted.
+    pub delete_after_ms: u64,
+    /// The blob.
+    pub blob: uuid::Uuid,
 }
 
 /// Milliseconds since the Unix epoch.

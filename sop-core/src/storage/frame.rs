@@ -21,7 +21,8 @@ use crate::error::{Result, SopError};
 
 /// Size of the frame header in bytes.
 pub const FRAME_HEADER: usize = 16;
-const MAGIC: &[u8; 4] = b"SOPB";
+/// The magic bytes opening every frame.
+pub const MAGIC: &[u8; 4] = b"SOPB";
 
 /// What a frame holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

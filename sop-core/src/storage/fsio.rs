@@ -71,7 +71,10 @@ pub fn sync_file(path: &Path) -> Result<()> {
 pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     faults::check(path, FaultOp::Read)?;
     match fs::read(path) {
-        Ok(b) => Ok(Some(b)),
+        Ok(mut b) => {
+            faults::corrupt_read(path, &mut b);
+            Ok(Some(b))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(SopError::io(path, e)),
     }

@@ -180,6 +180,24 @@ fn check_block(img: &[u8], block_no: u64) -> BlockCheck {
     BlockCheck::Valid(handles)
 }
 
+/// Checks one block image as a load does (CRC, magic, block number) and
+/// returns its handles; an all-zero or short image is an empty block. The
+/// narrow entry point for fuzzing and tools: a damaged image is
+/// [`SopError::Corrupt`] naming the block, never a panic.
+#[doc(hidden)]
+pub fn decode_block(img: &[u8], block_no: u64) -> Result<Vec<Handle>> {
+    match check_block(img, block_no) {
+        BlockCheck::Empty => Ok(Vec::new()),
+        BlockCheck::Valid(handles) => Ok(handles),
+        BlockCheck::Damaged { stored, computed } => Err(SopError::Corrupt {
+            path: PathBuf::from("<registry block image>"),
+            block: Some(block_no),
+            stored,
+            computed,
+        }),
+    }
+}
+
 /// The decision for one block given its two copies.
 enum Reconcile {
     /// Both copies agree (or both are empty): these handles.

@@ -96,6 +96,21 @@ fn seek_to(file: &mut File, path: &Path, len: u64) -> Result<()> {
     Ok(())
 }
 
+/// The offset of an intact WAL record with an LSN above `last_lsn` after the
+/// damaged bytes at `from`, if any (only scanned when the log does not end
+/// cleanly, so the cost is paid on recovery of a damaged log only).
+fn intact_record_after(path: &Path, bytes: &[u8], from: usize, last_lsn: u64) -> Option<usize> {
+    let magic = frame::MAGIC;
+    (from + 1..bytes.len().saturating_sub(FRAME_HEADER - 1)).find(|&at| {
+        bytes[at..].starts_with(magic)
+            && frame::open(path, FrameKind::WalRecord, &bytes[at..])
+                .ok()
+                .and_then(|p| p.get(..8))
+                .and_then(|l| l.try_into().ok())
+                .is_some_and(|l: [u8; 8]| u64::from_le_bytes(l) > last_lsn)
+    })
+}
+
 impl Mirror {
     fn append_sync(&mut self, frames: &[u8]) -> Result<()> {
         if frames.is_empty() {
@@ -113,6 +128,86 @@ impl Mirror {
     }
 }
 
+/// Truncates a torn tail at `len` and makes the cut durable.
+fn cut_tail(file: &mut File, path: &Path, len: u64) -> Result<()> {
+    faults::check(path, FaultOp::Write)?;
+    file.set_len(len).map_err(|e| SopError::io(path, e))?;
+    file.sync_all().map_err(|e| SopError::io(path, e))
+}
+
+#[cfg(unix)]
+fn file_identity(file: &File, path: &Path) -> Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(file.metadata().map_err(|e| SopError::io(path, e))?.ino())
+}
+
+#[cfg(not(unix))]
+fn file_identity(_file: &File, _path: &Path) -> Result<u64> {
+    Ok(0)
+}
+
+/// The valid records of a log image and the length they cover: parsing
+/// stops at the first frame that is truncated or fails its CRC.
+pub fn parse_frames(path: &Path, bytes: &[u8]) -> (Vec<WalEntry>, usize) {
+    let mut entries = Vec::new();
+    let mut at = 0usize;
+    while at + FRAME_HEADER <= bytes.len() {
+        let Ok(payload) = frame::open(path, FrameKind::WalRecord, &bytes[at..]) else {
+            break;
+        };
+        if payload.len() < 8 {
+            break;
+        }
+        let mut lsn_bytes = [0u8; 8];
+        lsn_bytes.copy_from_slice(&payload[..8]);
+        entries.push(WalEntry {
+            lsn: u64::from_le_bytes(lsn_bytes),
+            body: payload[8..].to_vec(),
+        });
+        at += FRAME_HEADER + payload.len();
+    }
+    (entries, at)
+}
+
+/// What another process's view of the log finds past a known position.
+#[derive(Debug)]
+pub struct LogTail {
+    /// Identity of the file read (see [`Wal::file_identity`]).
+    pub identity: u64,
+    /// Valid records after the position.
+    pub entries: Vec<WalEntry>,
+    /// End of the last valid record.
+    pub valid_end: u64,
+    /// Bytes in the file (more than `valid_end` when a tail is torn or a
+    /// record is being written).
+    pub file_len: u64,
+}
+
+/// Reads the log under `folder` from byte `offset`, if the file there is
+/// still the one with `identity`; `Ok(None)` when it was replaced.
+pub fn read_tail(folder: &Path, identity: u64, offset: u64) -> Result<Option<LogTail>> {
+    use std::io::{Read, Seek};
+    let path = wal_path(folder);
+    let mut file = File::open(&path).map_err(|e| SopError::io(&path, e))?;
+    let found = file_identity(&file, &path)?;
+    if found != identity {
+        return Ok(None);
+    }
+    faults::check(&path, FaultOp::Read)?;
+    file.seek(std::io::SeekFrom::Start(offset))
+        .map_err(|e| SopError::io(&path, e))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| SopError::io(&path, e))?;
+    let (entries, valid) = parse_frames(&path, &bytes);
+    Ok(Some(LogTail {
+        identity,
+        entries,
+        valid_end: offset + valid as u64,
+        file_len: offset + bytes.len() as u64,
+    }))
+}
+
 /// Path of the log under a metadata folder.
 pub fn wal_path(folder: &Path) -> PathBuf {
     folder.join("wal").join("wal.log")
@@ -120,41 +215,39 @@ pub fn wal_path(folder: &Path) -> PathBuf {
 
 impl Wal {
     /// Opens (or creates) the log in `<folder>/wal`, returning the valid
-    /// records whose LSN is above `after_lsn`. A torn tail is truncated.
-    pub fn open(folder: &Path, after_lsn: u64) -> Result<(Wal, Vec<WalEntry>)> {
+    /// records whose LSN is above `after_lsn`. With `cut_torn_tail`, a torn
+    /// tail is truncated; without (clustered mode, where another process may
+    /// be appending right now) it is left for the holder of the cluster
+    /// commit lock to cut.
+    pub fn open(
+        folder: &Path,
+        after_lsn: u64,
+        cut_torn_tail: bool,
+    ) -> Result<(Wal, Vec<WalEntry>)> {
         let dir = folder.join("wal");
         fsio::ensure_dir(&dir)?;
         let path = wal_path(folder);
         let bytes = fsio::read_optional(&path)?.unwrap_or_default();
-        let mut entries = Vec::new();
-        let mut at = 0usize;
-        let mut last_lsn = after_lsn;
-        while at + FRAME_HEADER <= bytes.len() {
-            let Ok(payload) = frame::open(&path, FrameKind::WalRecord, &bytes[at..]) else {
-                break;
-            };
-            if payload.len() < 8 {
-                break;
-            }
-            let mut lsn_bytes = [0u8; 8];
-            lsn_bytes.copy_from_slice(&payload[..8]);
-            let lsn = u64::from_le_bytes(lsn_bytes);
-            let consumed = FRAME_HEADER + payload.len();
-            if lsn > after_lsn {
-                entries.push(WalEntry {
-                    lsn,
-                    body: payload[8..].to_vec(),
-                });
-            }
-            last_lsn = last_lsn.max(lsn);
-            at += consumed;
+        let (all, at) = parse_frames(&path, &bytes);
+        let last_lsn = all.last().map_or(after_lsn, |e| e.lsn.max(after_lsn));
+        let entries: Vec<WalEntry> = all.into_iter().filter(|e| e.lsn > after_lsn).collect();
+        if let Some(next) = intact_record_after(&path, &bytes, at, last_lsn) {
+            // Appends are sequential and a failed append or sync cuts the
+            // file back, so an intact record after a damaged one means the
+            // damage is in the middle of the log: truncating would silently
+            // drop committed transactions.
+            return Err(SopError::format(
+                &path,
+                format!(
+                    "damaged record at byte {at} is followed by an intact record at byte \
+                     {next}: the log is damaged in the middle, not torn at its end; \
+                     refusing to drop the committed transactions after it"
+                ),
+            ));
         }
         let mut file = open_rw(&path)?;
-        if (at as u64) < bytes.len() as u64 {
-            faults::check(&path, FaultOp::Write)?;
-            file.set_len(at as u64)
-                .map_err(|e| SopError::io(&path, e))?;
-            file.sync_all().map_err(|e| SopError::io(&path, e))?;
+        if cut_torn_tail && (at as u64) < bytes.len() as u64 {
+            cut_tail(&mut file, &path, at as u64)?;
         }
         seek_to(&mut file, &path, at as u64)?;
         let wal = Wal {
@@ -176,6 +269,41 @@ impl Wal {
             }),
         };
         Ok((wal, entries))
+    }
+
+    /// Identity (inode) of the file the appender writes: a checkpoint
+    /// replaces the log by renaming a new file over it, which changes it.
+    pub fn file_identity(&self) -> Result<u64> {
+        let a = self.appender.lock();
+        file_identity(&a.file, &a.path)
+    }
+
+    /// Clustered mode, under the cluster commit lock: the log's valid end is
+    /// `len` holding records up to `last_lsn` (other processes appended, or a
+    /// dead one left a torn tail, which is cut here). The next append goes
+    /// there; everything before it counts as durable (its writer synced it).
+    /// With `reopen`, the file under the log's name is opened anew first (a
+    /// checkpoint replaced it).
+    pub fn adopt_end(&self, len: u64, last_lsn: u64, reopen: bool) -> Result<()> {
+        let mut s = self.syncer.lock();
+        let mut a = self.appender.lock();
+        let path = a.path.clone();
+        if reopen {
+            a.file = open_rw(&path)?;
+        }
+        let actual = a.file.metadata().map_err(|e| SopError::io(&path, e))?.len();
+        if actual > len {
+            cut_tail(&mut a.file, &path, len)?;
+        }
+        seek_to(&mut a.file, &path, len)?;
+        a.len = len;
+        a.next_lsn = last_lsn + 1;
+        a.written_lsn = last_lsn;
+        a.unmirrored.clear();
+        a.poisoned = None;
+        s.synced_lsn = last_lsn;
+        s.synced_len = len;
+        Ok(())
     }
 
     fn poisoned_error(path: &Path, why: &str) -> SopError {
@@ -428,7 +556,7 @@ mod tests {
     fn append_reopen_and_torn_tail() -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| SopError::io("tmp", e))?;
         {
-            let (wal, entries) = Wal::open(dir.path(), 0)?;
+            let (wal, entries) = Wal::open(dir.path(), 0, true)?;
             assert!(entries.is_empty());
             for i in 0..10u8 {
                 let lsn = wal.append(&[i; 100])?;
@@ -445,7 +573,7 @@ mod tests {
             .open(&path)
             .map_err(|e| SopError::io(&path, e))?;
         f.set_len(len - 7).map_err(|e| SopError::io(&path, e))?;
-        let (wal, entries) = Wal::open(dir.path(), 3)?;
+        let (wal, entries) = Wal::open(dir.path(), 3, true)?;
         assert_eq!(
             entries.iter().map(|e| e.lsn).collect::<Vec<_>>(),
             vec![4, 5, 6, 7, 8, 9]
@@ -455,9 +583,34 @@ mod tests {
         assert_eq!(lsn, 10);
         wal.sync_through(lsn)?;
         drop(wal);
-        let (_, entries) = Wal::open(dir.path(), 9)?;
+        let (_, entries) = Wal::open(dir.path(), 9, true)?;
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].body, b"next");
+        Ok(())
+    }
+
+    #[test]
+    fn damage_in_the_middle_is_reported_not_truncated() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| SopError::io("tmp", e))?;
+        {
+            let (wal, _) = Wal::open(dir.path(), 0, true)?;
+            for i in 0..4u8 {
+                let lsn = wal.append(&[i; 100])?;
+                wal.sync_through(lsn)?;
+            }
+        }
+        let path = dir.path().join("wal/wal.log");
+        let mut bytes = std::fs::read(&path).map_err(|e| SopError::io(&path, e))?;
+        let len = bytes.len();
+        bytes[len / 3] ^= 0x01; // inside the second record
+        std::fs::write(&path, &bytes).map_err(|e| SopError::io(&path, e))?;
+        let err = Wal::open(dir.path(), 0, true)
+            .err()
+            .expect("mid-log damage is an error");
+        assert!(err.is_corruption(), "{err}");
+        assert!(err.to_string().contains("wal.log"), "{err}");
+        let after = std::fs::read(&path).map_err(|e| SopError::io(&path, e))?;
+        assert_eq!(after, bytes, "nothing truncated");
         Ok(())
     }
 }

@@ -5,9 +5,8 @@
 //! Invariant: a filter either rewrites a token in place or drops it; it never produces an
 //! empty token (a filter that would, drops the token instead).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt::{self, Debug};
-use std::sync::{Mutex, PoisonError};
 
 use super::language::Language;
 
@@ -100,24 +99,12 @@ impl TokenFilter for StopWordFilter {
     }
 }
 
-/// Entries kept by a [`SnowballStemmer`]'s memo before it is cleared (bounds its memory).
-pub const STEM_CACHE_ENTRIES: usize = 1 << 18;
-
-/// What stemming did to one word (memoised).
-#[derive(Debug, Clone)]
-enum Stemmed {
-    Unchanged,
-    Replaced(Box<str>),
-    Dropped,
-}
-
-/// Snowball stemming (rust-stemmers) for one [`Language`], memoised: words repeat (Zipf), and
-/// the Snowball algorithm dominated indexing time, so each distinct word is stemmed once
-/// (the memo is cleared after `STEM_CACHE_ENTRIES` words).
+/// Snowball stemming (rust-stemmers) for one [`Language`]. It keeps no memo of its own: an
+/// [`crate::Analyzer`] memoises its whole filter chain per raw token, so each distinct word
+/// is stemmed once per analyzer.
 pub struct SnowballStemmer {
     language: Language,
     stemmer: rust_stemmers::Stemmer,
-    memo: Mutex<HashMap<Box<str>, Stemmed>>,
 }
 
 impl SnowballStemmer {
@@ -126,15 +113,6 @@ impl SnowballStemmer {
         Self {
             language,
             stemmer: rust_stemmers::Stemmer::create(language.algorithm()),
-            memo: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn stem_uncached(&self, token: &str) -> Stemmed {
-        match self.stemmer.stem(token) {
-            std::borrow::Cow::Owned(stem) if stem.is_empty() => Stemmed::Dropped,
-            std::borrow::Cow::Owned(stem) => Stemmed::Replaced(stem.into_boxed_str()),
-            std::borrow::Cow::Borrowed(_) => Stemmed::Unchanged,
         }
     }
 
@@ -154,23 +132,13 @@ impl Debug for SnowballStemmer {
 
 impl TokenFilter for SnowballStemmer {
     fn apply(&self, token: &mut String) -> bool {
-        // A poisoned memo only means another thread panicked mid-insert: the map is intact.
-        let mut memo = self.memo.lock().unwrap_or_else(PoisonError::into_inner);
-        if !memo.contains_key(token.as_str()) {
-            let fresh = self.stem_uncached(token);
-            if memo.len() >= STEM_CACHE_ENTRIES {
-                memo.clear();
-            }
-            memo.insert(token.as_str().into(), fresh);
-        }
-        match memo.get(token.as_str()) {
-            Some(Stemmed::Replaced(stem)) => {
-                token.clear();
-                token.push_str(stem);
+        match self.stemmer.stem(token) {
+            std::borrow::Cow::Owned(stem) if stem.is_empty() => false,
+            std::borrow::Cow::Owned(stem) => {
+                *token = stem;
                 true
             }
-            Some(Stemmed::Dropped) => false,
-            Some(Stemmed::Unchanged) | None => true,
+            std::borrow::Cow::Borrowed(_) => true,
         }
     }
 }
@@ -214,8 +182,6 @@ mod tests {
         assert_eq!(run(&s, "running").as_deref(), Some("run"));
         assert_eq!(run(&s, "foxes").as_deref(), Some("fox"));
         assert_eq!(run(&s, "aerodynamics").as_deref(), Some("aerodynam"));
-        // Second time from the memo: same answers.
-        assert_eq!(run(&s, "running").as_deref(), Some("run"));
         assert_eq!(run(&s, "fox").as_deref(), Some("fox"));
     }
 }

@@ -8,11 +8,14 @@
 
 mod filters;
 mod language;
+mod memo;
 mod stop_words;
 mod tokenizer;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+
+use memo::{MemoState, TokenMemo};
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +23,7 @@ pub use filters::{
     ApostropheNormalizer, LowerCaser, MaxLengthFilter, SnowballStemmer, StopWordFilter, TokenFilter,
 };
 pub use language::Language;
+pub use memo::TOKEN_MEMO_ENTRIES;
 pub use stop_words::{LUCENE_ENGLISH, NLTK_ENGLISH};
 pub use tokenizer::{Tokenizer, UnicodeWordTokenizer};
 
@@ -145,24 +149,11 @@ pub struct TermFrequencies {
     pub length: u32,
 }
 
-/// Raw tokens whose analysis an [`Analyzer`] remembers before it forgets them all.
-pub const TOKEN_MEMO_ENTRIES: usize = 1 << 18;
-
-/// Raw token → analysed term (`None`: dropped), shared by the clones of an analyzer.
-#[derive(Default)]
-struct TokenMemo(Mutex<HashMap<Box<str>, Option<Box<str>>>>);
-
-impl std::fmt::Debug for TokenMemo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.0.lock().map_or(0, |m| m.len());
-        write!(f, "TokenMemo({n} entries)")
-    }
-}
-
 /// A tokenizer followed by an ordered chain of filters. Cheap to clone (stages are shared).
 ///
 /// Filters are pure, so the outcome of the whole chain is memoised per raw token (words
-/// repeat with a Zipf distribution; the Snowball stemmer dominated indexing time).
+/// repeat with a Zipf distribution; the Snowball stemmer dominated indexing time), and each
+/// distinct term is interned once (see `memo`).
 #[derive(Debug, Clone)]
 pub struct Analyzer {
     tokenizer: Arc<dyn Tokenizer>,
@@ -215,31 +206,69 @@ impl Analyzer {
 
     /// Appends the terms of `text` to `out` (reuse `out` across calls to save allocations).
     pub fn analyze_into(&self, text: &str, out: &mut Vec<String>) {
-        // The memo is always consistent: a poisoned lock carries no meaning here.
-        let mut memo = self.memo.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut memo = self.memo.lock();
+        let mut ids = Vec::new();
+        self.term_ids(&mut memo, text, &mut ids);
+        out.extend(ids.iter().map(|&id| String::from(&**memo.term(id))));
+    }
+
+    /// Appends the memo id of each term of `text` to `ids`, in text order.
+    fn term_ids(&self, memo: &mut MemoState, text: &str, ids: &mut Vec<u32>) {
         self.tokenizer.tokenize(text, &mut |raw| {
-            if let Some(known) = memo.get(raw) {
-                if let Some(term) = known {
-                    out.push(term.to_string());
-                }
-                return;
-            }
-            let mut token = raw.to_owned();
-            let kept = self.filters.iter().all(|f| f.apply(&mut token)) && !token.is_empty();
-            if memo.len() >= TOKEN_MEMO_ENTRIES {
-                memo.clear();
-            }
-            memo.insert(raw.into(), kept.then(|| token.as_str().into()));
-            if kept {
-                out.push(token);
-            }
+            ids.extend(memo.lookup(raw, |token| self.run_filters(token)));
         });
     }
 
-    /// Analyses `text` and counts its terms.
-    pub fn term_frequencies(&self, text: &str) -> TermFrequencies {
-        count_terms(self.analyze(text))
+    /// Runs the filter chain on `token`; `false` if a filter dropped it.
+    fn run_filters(&self, token: &mut String) -> bool {
+        self.filters.iter().all(|f| f.apply(token))
     }
+
+    /// Analyses `text` and counts its terms (sorted by term).
+    pub fn term_frequencies(&self, text: &str) -> TermFrequencies {
+        let counts = self.term_counts(text);
+        let mut terms: Vec<(String, u32)> = counts
+            .terms
+            .into_iter()
+            .map(|(t, n)| (String::from(&*t), n))
+            .collect();
+        terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        TermFrequencies {
+            terms,
+            length: counts.length,
+        }
+    }
+
+    /// Analyses `text` and counts its terms without copying them: each distinct term once,
+    /// as the analyzer's interned string, in order of first occurrence. The fast path of
+    /// indexing.
+    pub fn term_counts(&self, text: &str) -> TermCounts {
+        let mut memo = self.memo.lock();
+        let mut distinct: Vec<u32> = Vec::new();
+        let mut length = 0u32;
+        self.tokenizer.tokenize(text, &mut |raw| {
+            if let Some(id) = memo.lookup(raw, |token| self.run_filters(token)) {
+                length = length.saturating_add(1);
+                if memo.bump(id) == 1 {
+                    distinct.push(id);
+                }
+            }
+        });
+        let terms = distinct
+            .into_iter()
+            .map(|id| (memo.term(id).clone(), memo.take_count(id)))
+            .collect();
+        TermCounts { terms, length }
+    }
+}
+
+/// Term counts of one analysed text, sharing the analyzer's interned term strings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TermCounts {
+    /// Distinct terms with their counts, in order of first occurrence.
+    pub terms: Vec<(Arc<str>, u32)>,
+    /// Number of terms emitted (the BM25 document length).
+    pub length: u32,
 }
 
 /// Counts `terms` into distinct terms (sorted) and a total length.
@@ -294,6 +323,23 @@ mod tests {
         let tf = Analyzer::english().term_frequencies("fox, the fox and a dog");
         assert_eq!(tf.length, 3);
         assert_eq!(tf.terms, vec![("dog".to_owned(), 1), ("fox".to_owned(), 2)]);
+    }
+
+    #[test]
+    fn term_counts_agree_with_counting_the_analysed_terms() {
+        let a = Analyzer::english();
+        let text = "Foxes, the fox and a dog; FOX dogs. Boundary-layer flows flow";
+        let mut counts = a.term_counts(text);
+        counts.terms.sort();
+        let expect = count_terms(a.analyze(text));
+        assert_eq!(counts.length, expect.length);
+        let got: Vec<(String, u32)> = counts
+            .terms
+            .iter()
+            .map(|(t, n)| (t.to_string(), *n))
+            .collect();
+        assert_eq!(got, expect.terms);
+        assert_eq!(a.term_frequencies(text), expect);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Decoded, in-memory views of committed index states, so queries run at memory speed.
 //!
 //! Owns [`IndexCache`] and the process-wide registry of them. A cache describes exactly one
-//! committed state, named by a [`CacheKey`]: the random `token` that every change writes into
-//! the globals (so it tells apart states of different databases, or of one database across
-//! restarts, where B-tree versions start over) plus the `snapshot_version` of each store the
-//! cache reads (so a query whose stores were opened across a concurrent commit never shares
-//! a cache with consistent readers).
+//! committed state, named by a [`CacheKey`]: the index name and the `snapshot_version` of
+//! each store the cache reads. sop-core never repeats a store's version — every commit that
+//! changes a store gives it a new one, and each opening of a store in the process starts
+//! from a random base — so the key also tells apart different databases holding an index
+//! of the same name, and one database across re-opens; and a query whose stores were opened
+//! across a concurrent commit never shares a cache with consistent readers.
 //!
 //! Invariants: a cache is only shared when every store of the transaction is unchanged by it
 //! (all `snapshot_version`s are `Some`); a transaction that changed the index gets a private
@@ -28,7 +29,6 @@ const MAX_TERMS: usize = 1 << 20;
 /// Names one committed state of one index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CacheKey {
-    pub token: u64,
     pub versions: [u64; 4],
 }
 

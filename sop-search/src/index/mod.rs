@@ -1,10 +1,10 @@
 //! The transactional BM25 index on sop-core B-trees.
 //!
 //! Owns [`SearchIndex`], a handle on one index inside one caller [`Transaction`], with
-//! [`IndexedDoc`] and [`IndexStats`]. The stores and their invariants are described in
-//! `records`; writing (`add`, `add_batch`, `update`, `delete`) is in `write`, reading
-//! (`search`, `get`, statistics) in `read`, and the snapshot caches that make queries run at
-//! memory speed in `cache`.
+//! [`IndexedDoc`] and [`IndexStats`]. The stores, their on-disk layout (format version 2)
+//! and invariants are described in `records`; writing (`add`, `add_batch`, `update`,
+//! `delete`) is in `write` and `term_update`, reading (`search`, `get`, statistics) in
+//! `read`, and the snapshot caches that make queries run at memory speed in `cache`.
 //!
 //! Invariants: every change goes through the caller's transaction, so it commits or rolls
 //! back with every other store; after any change the statistics (N, total length, df, doc
@@ -14,6 +14,8 @@ mod cache;
 mod config;
 mod read;
 mod records;
+mod term_update;
+mod varint;
 mod write;
 
 use sop_core::{Btree, SopError, StoreOptions, Transaction, TransactionMode};
@@ -23,7 +25,7 @@ pub use config::SearchConfig;
 use crate::analyzer::Analyzer;
 use crate::bm25::Bm25Params;
 use crate::error::{Result, SearchError};
-use records::{DocBlock, DocRecord, Globals, PostingBlock, TermStats};
+use records::{DocBlock, DocRecord, Globals, IndexMeta, PostingBlock, TermEntry, FORMAT_VERSION};
 
 /// Key of the single item of the `meta` and `globals` stores.
 const SINGLE: u8 = 0;
@@ -64,9 +66,9 @@ pub struct SearchIndex {
 
 /// The index's B-trees, opened in one transaction.
 struct Stores {
-    meta: Btree<u8, SearchConfig>,
+    meta: Btree<u8, IndexMeta>,
     globals: Btree<u8, Globals>,
-    terms: Btree<String, TermStats>,
+    terms: Btree<String, TermEntry>,
     postings: Btree<(String, u32), PostingBlock>,
     docs: Btree<String, DocRecord>,
     numbers: Btree<u32, DocBlock>,
@@ -169,17 +171,23 @@ impl SearchIndex {
         config.params.validate()?;
         let stores = Stores::open(tx, name).await.in_index(name)?;
         let config = match stores.meta.get(&SINGLE).await.in_index(name)? {
-            Some(stored) => stored,
+            Some(meta) if meta.format == FORMAT_VERSION => meta.config,
+            Some(meta) => {
+                return Err(SearchError::Corrupt {
+                    index: name.to_owned(),
+                    message: format!(
+                        "stored in format version {}, this build reads version {FORMAT_VERSION}",
+                        meta.format
+                    ),
+                })
+            }
             None => {
-                stores
-                    .meta
-                    .add(SINGLE, config.clone())
-                    .await
-                    .in_index(name)?;
-                let globals = Globals {
-                    token: rand::random(),
-                    ..Globals::default()
+                let meta = IndexMeta {
+                    format: FORMAT_VERSION,
+                    config: config.clone(),
                 };
+                stores.meta.add(SINGLE, meta).await.in_index(name)?;
+                let globals = Globals::default();
                 stores.globals.add(SINGLE, globals).await.in_index(name)?;
                 config
             }

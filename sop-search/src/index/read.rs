@@ -22,11 +22,8 @@ use crate::query::query_terms;
 use crate::topk::{top_k, QueryTerm};
 
 use super::cache::{CacheKey, DocTable, IndexCache, TermData};
-use super::records::{PostingBlock, POSTINGS_PER_BLOCK};
+use super::records::{DocRecord, PostingBlock};
 use super::{InIndex, IndexStats, IndexedDoc, SearchIndex};
-
-/// Above this many blocks (estimated from df) a term's blocks are read with `range`.
-const RANGE_SCAN_BLOCKS: usize = 64;
 
 impl SearchIndex {
     /// The best `k` documents for `query` (BM25, OR semantics), best first; equal scores are
@@ -75,22 +72,31 @@ impl SearchIndex {
 
     /// What the index holds about `doc_id`, if it is indexed.
     pub async fn get(&self, doc_id: &str) -> Result<Option<IndexedDoc>> {
-        let rec = self
-            .stores
-            .docs
-            .get(&doc_id.to_owned())
-            .await
-            .in_index(&self.name)?;
-        Ok(rec.map(|r| IndexedDoc {
+        let Some(rec) = self.doc_record(doc_id).await? else {
+            return Ok(None);
+        };
+        let terms = rec
+            .terms()
+            .ok_or_else(|| self.corrupt(format!("doc `{doc_id}`: unreadable term list")))?;
+        Ok(Some(IndexedDoc {
             doc_id: doc_id.to_owned(),
-            length: r.len,
-            terms: r.terms,
+            length: rec.len,
+            terms,
         }))
     }
 
     /// Whether `doc_id` is indexed.
     pub async fn contains(&self, doc_id: &str) -> Result<bool> {
-        Ok(self.get(doc_id).await?.is_some())
+        Ok(self.doc_record(doc_id).await?.is_some())
+    }
+
+    /// The stored record of `doc_id`, if it is indexed.
+    pub(super) async fn doc_record(&self, doc_id: &str) -> Result<Option<DocRecord>> {
+        self.stores
+            .docs
+            .get(&doc_id.to_owned())
+            .await
+            .in_index(&self.name)
     }
 
     /// Number of live documents and their total length.
@@ -121,46 +127,33 @@ impl SearchIndex {
         let globals = self.load_globals().await?;
         Ok(match self.stores.snapshot_versions() {
             Some(versions) => {
-                let key = CacheKey {
-                    token: globals.token,
-                    versions,
-                };
+                let key = CacheKey { versions };
                 IndexCache::shared(&self.name, key, globals)
             }
             None => IndexCache::private(&self.name, globals),
         })
     }
 
-    /// Every posting block of `term`, in order. `df_hint` (the term's df, or 0 if unknown)
-    /// picks the access: a cursor walk for short lists, a `range` scan (which reads items
-    /// in batches of 512) for long ones.
-    pub(super) async fn term_blocks(&self, term: &str, df_hint: u32) -> Result<Vec<PostingBlock>> {
-        let postings = &self.stores.postings;
-        let mut blocks = Vec::new();
-        if df_hint as usize > RANGE_SCAN_BLOCKS * POSTINGS_PER_BLOCK {
-            let range = (term.to_owned(), 0)..=(term.to_owned(), u32::MAX);
-            let mut stream = pin!(postings.range(range, Direction::Forward));
-            while let Some(item) = stream.next().await {
-                blocks.push(item.in_index(&self.name)?.1);
-            }
-            return Ok(blocks);
+    /// The `blocks` posting blocks of `term` in the `postings` store, in order (one range
+    /// scan); fewer or more than `blocks` is corruption.
+    pub(super) async fn term_blocks(&self, term: &str, blocks: u32) -> Result<Vec<PostingBlock>> {
+        let mut out = Vec::with_capacity(blocks as usize);
+        if blocks == 0 {
+            return Ok(out);
         }
-        postings
-            .find(&(term.to_owned(), 0))
-            .await
-            .in_index(&self.name)?;
-        loop {
-            match postings.current_key().await.in_index(&self.name)? {
-                Some(key) if key.0 == term => {}
-                _ => return Ok(blocks),
-            }
-            if let Some(block) = postings.current_value().await.in_index(&self.name)? {
-                blocks.push(block);
-            }
-            if !postings.next().await.in_index(&self.name)? {
-                return Ok(blocks);
-            }
+        let range = (term.to_owned(), 0)..=(term.to_owned(), u32::MAX);
+        let mut stream = pin!(self.stores.postings.range(range, Direction::Forward));
+        while let Some(item) = stream.next().await {
+            out.push(item.in_index(&self.name)?.1);
         }
+        if out.len() != blocks as usize {
+            return Err(self.corrupt(format!(
+                "term `{term}`: {} posting blocks, {} counted",
+                out.len(),
+                blocks
+            )));
+        }
+        Ok(out)
     }
 
     async fn doc_table(&self, snapshot: &IndexCache) -> Result<Arc<DocTable>> {
@@ -201,22 +194,27 @@ impl SearchIndex {
             .in_index(&self.name)?
         {
             None => None,
-            Some(stats) => {
-                let mut postings: Vec<Posting> = Vec::with_capacity(stats.df as usize);
-                for block in self.term_blocks(term, stats.df).await? {
-                    block.push_postings(&mut postings);
+            Some(entry) => {
+                let mut postings: Vec<Posting> = Vec::with_capacity(entry.df as usize);
+                let blocks = self.term_blocks(term, entry.blocks).await?;
+                for block in blocks.iter().chain([&entry.tail]) {
+                    if !block.push_postings(&mut postings) {
+                        return Err(
+                            self.corrupt(format!("term `{term}`: unreadable posting block"))
+                        );
+                    }
                 }
-                if postings.len() != stats.df as usize {
+                if postings.len() != entry.df as usize {
                     return Err(self.corrupt(format!(
                         "term `{term}`: df {} but {} postings",
-                        stats.df,
+                        entry.df,
                         postings.len()
                     )));
                 }
                 Some(Arc::new(TermData {
                     postings,
-                    df: stats.df,
-                    frontier: stats.frontier(),
+                    df: entry.df,
+                    frontier: entry.frontier(),
                 }))
             }
         };

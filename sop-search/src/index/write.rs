@@ -1,33 +1,52 @@
 //! The write path: adding, replacing and deleting documents.
 //!
-//! Every public operation is one [`Change`]: documents to remove (looked up by id) and
-//! documents to add (analysed, with fresh doc numbers). A change is applied term by term —
-//! each touched term's stats are read once, its removals edit the blocks that hold them and
-//! its additions append to its last block and new blocks — then the doc records, the doc
-//! number table and the globals (with a new token) are written. Invariants: see `records`;
-//! in particular a batch touches every term once, whatever the number of its documents.
+//! Every public operation is one [`Change`]: the old records of documents removed or
+//! replaced, and the documents added (analysed, with fresh doc numbers). Doc records are
+//! written as the change is built (an insert, one B-tree descent, for a new id); the change
+//! is then applied term by term (see `term_update`: each touched term's entry is read and
+//! written once, whatever the number of documents), then the doc number table and the
+//! globals are written. Invariants: see `records`; in particular a batch touches every term
+//! once, and everything happens inside the caller's transaction.
 
-use crate::analyzer::TermFrequencies;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use foldhash::fast::RandomState;
+
 use crate::error::{Result, SearchError};
-use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::records::{
-    frontier_of, DocRecord, Entry, PostingBlock, DOCS_PER_BLOCK, POSTINGS_PER_BLOCK,
-};
+use super::records::{DocRecord, Entry, Globals, TermEntry, DOCS_PER_BLOCK};
 use super::{InIndex, SearchIndex, SINGLE};
 
-/// Documents removed and added by one operation.
-#[derive(Default)]
-struct Change {
-    removed: Vec<(String, DocRecord)>,
-    added: Vec<(String, DocRecord)>,
+/// The first 8 bytes of `term`, zero-padded, big-endian: ordering by it, then by the whole
+/// term, is the byte order of the terms.
+fn sort_prefix(term: &str) -> u64 {
+    let mut b = [0u8; 8];
+    let n = term.len().min(8);
+    b[..n].copy_from_slice(&term.as_bytes()[..n]);
+    u64::from_be_bytes(b)
 }
 
-/// Postings of one term removed and added by a change.
+/// A document added by a change.
+struct NewDoc<'a> {
+    id: &'a str,
+    doc_no: u32,
+    len: u32,
+    terms: Vec<(Arc<str>, u32)>,
+}
+
+/// Documents removed (or replaced: their old records) and added by one operation.
 #[derive(Default)]
-struct TermDelta {
-    removed: Vec<Entry>,
-    added: Vec<Entry>,
+struct Change<'a> {
+    removed: Vec<(String, DocRecord)>,
+    added: Vec<NewDoc<'a>>,
+}
+
+/// Postings of one term removed and added by a change, each sorted by doc.
+#[derive(Default)]
+pub(super) struct TermDelta {
+    pub removed: Vec<Entry>,
+    pub added: Vec<Entry>,
 }
 
 impl SearchIndex {
@@ -44,32 +63,39 @@ impl SearchIndex {
         I: AsRef<str>,
         T: AsRef<str>,
     {
-        let mut last: HashMap<&str, usize> = HashMap::with_capacity(docs.len());
+        let mut last: HashMap<&str, usize, RandomState> =
+            HashMap::with_capacity_and_hasher(docs.len(), RandomState::default());
         for (i, (id, _)) in docs.iter().enumerate() {
             last.insert(id.as_ref(), i);
         }
-        let mut fresh = Vec::with_capacity(last.len());
+        let mut globals = self.load_globals().await?;
+        let mut change = Change::default();
         for (i, (id, text)) in docs.iter().enumerate() {
-            if last.get(id.as_ref()) == Some(&i) {
-                let tf = self.analyzer.term_frequencies(text.as_ref());
-                fresh.push((id.as_ref(), tf));
+            let id = id.as_ref();
+            if last.get(id) != Some(&i) {
+                continue;
             }
-        }
-        let ids: Vec<&str> = fresh.iter().map(|(id, _)| *id).collect();
-        let mut change = self.removal_of(&ids).await?;
-        let mut next_doc = self.load_globals().await?.next_doc;
-        for (id, tf) in fresh {
-            change
-                .added
-                .push((id.to_owned(), self.record(id, next_doc, tf)?));
-            next_doc = next_doc
-                .checked_add(1)
-                .ok_or_else(|| SearchError::Document {
+            let doc_no = globals.next_doc;
+            if doc_no == u32::MAX {
+                return Err(SearchError::Document {
                     doc_id: id.to_owned(),
                     message: "the index has used every document number".into(),
-                })?;
+                });
+            }
+            globals.next_doc = doc_no + 1;
+            let counts = self.analyzer.term_counts(text.as_ref());
+            let rec = DocRecord::new(doc_no, counts.length, &counts.terms);
+            if let Some(old) = self.put_doc(id, rec).await? {
+                change.removed.push((id.to_owned(), old));
+            }
+            change.added.push(NewDoc {
+                id,
+                doc_no,
+                len: counts.length,
+                terms: counts.terms,
+            });
         }
-        self.apply(change).await
+        self.apply(change, globals).await
     }
 
     /// Replaces the text of an indexed document; returns `false` (changing nothing) if
@@ -84,245 +110,113 @@ impl SearchIndex {
 
     /// Removes a document; returns whether it was indexed.
     pub async fn delete(&self, doc_id: &str) -> Result<bool> {
-        let change = self.removal_of(&[doc_id]).await?;
-        if change.removed.is_empty() {
+        let Some(old) = self.doc_record(doc_id).await? else {
             return Ok(false);
-        }
-        self.apply(change).await?;
+        };
+        let key = doc_id.to_owned();
+        self.stores.docs.remove(&key).await.in_index(&self.name)?;
+        let change = Change {
+            removed: vec![(key, old)],
+            added: Vec::new(),
+        };
+        let globals = self.load_globals().await?;
+        self.apply(change, globals).await?;
         Ok(true)
     }
 
-    fn record(&self, id: &str, doc_no: u32, tf: TermFrequencies) -> Result<DocRecord> {
-        if doc_no == u32::MAX {
-            return Err(SearchError::Document {
-                doc_id: id.to_owned(),
-                message: "the index has used every document number".into(),
-            });
-        }
-        Ok(DocRecord {
-            doc_no,
-            len: tf.length,
-            terms: tf.terms,
-        })
-    }
-
-    /// A change removing those of `ids` that are indexed.
-    async fn removal_of(&self, ids: &[&str]) -> Result<Change> {
-        let mut change = Change::default();
-        for id in ids {
-            let key = (*id).to_owned();
-            if let Some(rec) = self.stores.docs.get(&key).await.in_index(&self.name)? {
-                change.removed.push((key, rec));
-            }
-        }
-        Ok(change)
-    }
-
-    async fn apply(&self, change: Change) -> Result<()> {
-        let mut deltas: HashMap<&str, TermDelta> = HashMap::new();
-        for (_, rec) in &change.removed {
-            for (term, tf) in &rec.terms {
-                let e = Entry {
-                    doc: rec.doc_no,
-                    tf: *tf,
-                    len: rec.len,
-                };
-                deltas.entry(term).or_default().removed.push(e);
-            }
-        }
-        for (_, rec) in &change.added {
-            for (term, tf) in &rec.terms {
-                let e = Entry {
-                    doc: rec.doc_no,
-                    tf: *tf,
-                    len: rec.len,
-                };
-                deltas.entry(term).or_default().added.push(e);
-            }
-        }
-        let mut deltas: Vec<(&str, TermDelta)> = deltas.into_iter().collect();
-        deltas.sort_unstable_by(|a, b| a.0.cmp(b.0)); // key order: B-tree locality
-        for (term, mut delta) in deltas {
-            delta.removed.sort_unstable();
-            delta.added.sort_unstable();
-            self.apply_term(term, delta).await?;
-        }
-        self.write_numbers(&change).await?;
-        self.write_globals(&change).await?;
-        self.write_docs(change).await
-    }
-
-    async fn apply_term(&self, term: &str, delta: TermDelta) -> Result<()> {
-        let key = term.to_owned();
-        let terms = &self.stores.terms;
-        let mut stats = terms
-            .get(&key)
+    /// Stores `rec` under `id`; returns the record it replaced, if any. A new id costs one
+    /// insert.
+    async fn put_doc(&self, id: &str, rec: DocRecord) -> Result<Option<DocRecord>> {
+        let docs = &self.stores.docs;
+        let key = id.to_owned();
+        if docs
+            .add(key.clone(), rec.clone())
             .await
             .in_index(&self.name)?
-            .unwrap_or_default();
-        let mut stale = false;
-        let mut i = 0;
-        while i < delta.removed.len() {
-            let doc = delta.removed[i].doc;
-            let (block_key, mut block) =
-                self.block_at_or_before(term, doc).await?.ok_or_else(|| {
-                    self.corrupt(format!("term `{term}`: no posting block holds doc {doc}"))
-                })?;
-            let start = i;
-            while i < delta.removed.len() && block.remove(delta.removed[i].doc) {
-                let e = delta.removed[i];
-                stale |= stats.frontier.contains(&(e.tf, e.len));
-                i += 1;
-            }
-            if i == start {
-                return Err(self.corrupt(format!("term `{term}`: doc {doc} has no posting")));
-            }
-            if block.is_empty() {
-                self.stores
-                    .postings
-                    .remove(&block_key)
-                    .await
-                    .in_index(&self.name)?;
-                if block_key.1 == stats.last_block {
-                    // The new last block is the one before (if any is left).
-                    let before = block_key.1.saturating_sub(1);
-                    if let Some((k, _)) = self.block_at_or_before(term, before).await? {
-                        stats.last_block = k.1;
-                    }
-                }
-            } else {
-                block.refresh_max();
-                self.stores
-                    .postings
-                    .upsert(block_key, block)
-                    .await
-                    .in_index(&self.name)?;
-            }
-        }
-        let has_blocks = stats.df > delta.removed.len() as u32;
-        if let Some(last) = self
-            .append_postings(term, has_blocks.then_some(stats.last_block), &delta.added)
-            .await?
         {
-            stats.last_block = last;
-        }
-        let removed = u32::try_from(delta.removed.len()).unwrap_or(u32::MAX);
-        let added = u32::try_from(delta.added.len()).unwrap_or(u32::MAX);
-        stats.df = stats
-            .df
-            .checked_sub(removed)
-            .and_then(|df| df.checked_add(added))
-            .ok_or_else(|| {
-                self.corrupt(format!("term `{term}`: document frequency out of range"))
-            })?;
-        if stats.df == 0 {
-            terms.remove(&key).await.in_index(&self.name)?;
-            return Ok(());
-        }
-        let mut frontier = if stale {
-            self.rebuild_frontier(term, stats.df).await?
-        } else {
-            stats.frontier()
-        };
-        for e in &delta.added {
-            frontier.insert(e.tf, e.len);
-        }
-        stats.frontier = frontier.points().to_vec();
-        terms.upsert(key, stats).await.in_index(&self.name)
-    }
-
-    /// Appends `added` (docs above all existing ones) to the term's last block (keyed
-    /// `last_block`, if the term has postings), then to new blocks; returns the key of the
-    /// new last block if it changed.
-    async fn append_postings(
-        &self,
-        term: &str,
-        last_block: Option<u32>,
-        added: &[Entry],
-    ) -> Result<Option<u32>> {
-        let postings = &self.stores.postings;
-        let mut rest = added;
-        if let (Some(first), false) = (last_block, rest.is_empty()) {
-            let key = (term.to_owned(), first);
-            let mut block = postings
-                .get(&key)
-                .await
-                .in_index(&self.name)?
-                .ok_or_else(|| {
-                    self.corrupt(format!("term `{term}`: last block {first} is missing"))
-                })?;
-            if block.len() < POSTINGS_PER_BLOCK {
-                let take = (POSTINGS_PER_BLOCK - block.len()).min(rest.len());
-                block.extend(&rest[..take]);
-                rest = &rest[take..];
-                postings.upsert(key, block).await.in_index(&self.name)?;
-            }
-        }
-        let mut last = None;
-        for chunk in rest.chunks(POSTINGS_PER_BLOCK) {
-            let key = (term.to_owned(), chunk[0].doc);
-            postings
-                .upsert(key, PostingBlock::from_entries(chunk))
-                .await
-                .in_index(&self.name)?;
-            last = Some(chunk[0].doc);
-        }
-        Ok(last)
-    }
-
-    /// The block of `term` with the largest first doc `<= doc` (a cursor walk: a bounded
-    /// `range` would read a whole 512-item batch).
-    async fn block_at_or_before(
-        &self,
-        term: &str,
-        doc: u32,
-    ) -> Result<Option<((String, u32), PostingBlock)>> {
-        let postings = &self.stores.postings;
-        let target = (term.to_owned(), doc);
-        if !postings.find(&target).await.in_index(&self.name)? {
-            match postings.current_key().await.in_index(&self.name)? {
-                None => return Ok(None),
-                Some(k) if k > target => {
-                    if !postings.previous().await.in_index(&self.name)? {
-                        return Ok(None);
-                    }
-                }
-                Some(_) => {}
-            }
-        }
-        let Some(key) = postings.current_key().await.in_index(&self.name)? else {
-            return Ok(None);
-        };
-        if key.0 != term {
             return Ok(None);
         }
-        let block = postings.current_value().await.in_index(&self.name)?;
-        Ok(block.map(|b| (key, b)))
+        let old = self
+            .doc_record(id)
+            .await?
+            .ok_or_else(|| self.corrupt(format!("doc `{id}` exists but cannot be read")))?;
+        docs.upsert(key, rec).await.in_index(&self.name)?;
+        Ok(Some(old))
     }
 
-    /// The exact frontier of `term` from its blocks' maxima.
-    async fn rebuild_frontier(
-        &self,
-        term: &str,
-        df: u32,
-    ) -> Result<crate::postings::ScoreFrontier> {
-        let mut points = Vec::new();
-        for block in self.term_blocks(term, df).await? {
-            points.extend(block.max);
+    async fn apply(&self, change: Change<'_>, mut globals: Globals) -> Result<()> {
+        let mut deltas: HashMap<Arc<str>, TermDelta, RandomState> = HashMap::default();
+        for (id, rec) in &change.removed {
+            let ok = rec.for_each_term(|term, tf| {
+                let e = Entry {
+                    doc: rec.doc_no,
+                    tf,
+                    len: rec.len,
+                };
+                deltas.entry(term.into()).or_default().removed.push(e);
+            });
+            if !ok {
+                return Err(self.corrupt(format!("doc `{id}`: unreadable term list")));
+            }
         }
-        Ok(frontier_of(points))
+        for doc in &change.added {
+            for (term, tf) in &doc.terms {
+                let e = Entry {
+                    doc: doc.doc_no,
+                    tf: *tf,
+                    len: doc.len,
+                };
+                deltas.entry(term.clone()).or_default().added.push(e);
+            }
+        }
+        // Key order (B-tree locality); comparing 8-byte prefixes first is much cheaper.
+        let mut deltas: Vec<(u64, Arc<str>, TermDelta)> = deltas
+            .into_iter()
+            .map(|(term, delta)| (sort_prefix(&term), term, delta))
+            .collect();
+        deltas.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        let sorted: Vec<&str> = deltas.iter().map(|(_, t, _)| &**t).collect();
+        let entries = self.load_terms(&sorted).await?;
+        for ((_, term, mut delta), found) in deltas.into_iter().zip(entries) {
+            delta.removed.sort_unstable();
+            delta.added.sort_unstable();
+            self.apply_term(&term, found, delta).await?;
+        }
+        self.write_numbers(&change).await?;
+        self.count_change(&change, &mut globals)?;
+        self.stores
+            .globals
+            .upsert(SINGLE, globals)
+            .await
+            .in_index(&self.name)
     }
 
-    async fn write_numbers(&self, change: &Change) -> Result<()> {
+    /// The entries of the `sorted` terms (`None`: not indexed), one lookup each; none for
+    /// a store without terms (a new index). A range scan would not be cheaper: in a writing
+    /// transaction sop-core records every scanned item as read, at about the cost of a
+    /// lookup, and it reads the untouched terms in between too.
+    async fn load_terms(&self, sorted: &[&str]) -> Result<Vec<Option<TermEntry>>> {
+        let terms = &self.stores.terms;
+        let mut out: Vec<Option<TermEntry>> = vec![None; sorted.len()];
+        if sorted.is_empty() || terms.count().await.in_index(&self.name)? == 0 {
+            return Ok(out);
+        }
+        for (slot, term) in out.iter_mut().zip(sorted) {
+            *slot = terms.get(&(*term).to_owned()).await.in_index(&self.name)?;
+        }
+        Ok(out)
+    }
+
+    async fn write_numbers(&self, change: &Change<'_>) -> Result<()> {
         type Edit<'a> = (Vec<u32>, Vec<(u32, u32, &'a str)>);
-        let mut blocks: BTreeMap<u32, Edit<'_>> = BTreeMap::new();
+        let mut blocks: std::collections::BTreeMap<u32, Edit<'_>> = Default::default();
         for (_, rec) in &change.removed {
             let b = blocks.entry(rec.doc_no / DOCS_PER_BLOCK).or_default();
             b.0.push(rec.doc_no);
         }
-        for (id, rec) in &change.added {
-            let b = blocks.entry(rec.doc_no / DOCS_PER_BLOCK).or_default();
-            b.1.push((rec.doc_no, rec.len, id));
+        for doc in &change.added {
+            let b = blocks.entry(doc.doc_no / DOCS_PER_BLOCK).or_default();
+            b.1.push((doc.doc_no, doc.len, doc.id));
         }
         let numbers = &self.stores.numbers;
         for (key, (gone, new)) in blocks {
@@ -344,22 +238,8 @@ impl SearchIndex {
         Ok(())
     }
 
-    async fn write_docs(&self, change: Change) -> Result<()> {
-        let docs = &self.stores.docs;
-        let replaced: HashSet<&str> = change.added.iter().map(|(id, _)| id.as_str()).collect();
-        for (id, _) in &change.removed {
-            if !replaced.contains(id.as_str()) {
-                docs.remove(id).await.in_index(&self.name)?;
-            }
-        }
-        for (id, rec) in change.added {
-            docs.upsert(id, rec).await.in_index(&self.name)?;
-        }
-        Ok(())
-    }
-
-    async fn write_globals(&self, change: &Change) -> Result<()> {
-        let mut g = self.load_globals().await?;
+    /// Applies the change's document counts and lengths to `g`.
+    fn count_change(&self, change: &Change<'_>, g: &mut Globals) -> Result<()> {
         for (id, rec) in &change.removed {
             g.docs = g.docs.checked_sub(1).ok_or_else(|| {
                 self.corrupt(format!(
@@ -371,16 +251,38 @@ impl SearchIndex {
                 .checked_sub(u64::from(rec.len))
                 .ok_or_else(|| self.corrupt(format!("removing `{id}`: total length underflow")))?;
         }
-        for (_, rec) in &change.added {
+        for doc in &change.added {
             g.docs += 1;
-            g.total_tokens += u64::from(rec.len);
-            g.next_doc = g.next_doc.max(rec.doc_no + 1);
+            g.total_tokens += u64::from(doc.len);
         }
-        g.token = rand::random();
-        self.stores
-            .globals
-            .upsert(SINGLE, g)
-            .await
-            .in_index(&self.name)
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sort_prefix;
+
+    #[test]
+    fn prefix_then_term_order_is_byte_order() {
+        let mut terms = vec![
+            "fox",
+            "foxes",
+            "fo",
+            "",
+            "aerodynam",
+            "aerodynamic",
+            "aerodyn",
+            "zz",
+            "a\u{0}b",
+            "a",
+            "éclair",
+            "eclair",
+            "aerodynamics",
+        ];
+        let mut by_prefix = terms.clone();
+        by_prefix.sort_by(|a, b| sort_prefix(a).cmp(&sort_prefix(b)).then_with(|| a.cmp(b)));
+        terms.sort();
+        assert_eq!(by_prefix, terms);
     }
 }
