@@ -333,7 +333,23 @@ pub fn train(data: &[f32], dim: usize, config: &KMeansConfig) -> Result<KMeansMo
 /// Returns the model whose `labels` (0 or 1) say which half each row goes to. Errors if the
 /// bucket has fewer than two rows. Single-threaded: buckets are small.
 pub fn split_in_two(data: &[f32], dim: usize, metric: Metric, seed: u64) -> Result<KMeansModel> {
-    let config = KMeansConfig::new(2).metric(metric).seed(seed).threads(1);
+    split_in_parts(data, dim, metric, seed, 2)
+}
+
+/// Splits one bucket into `parts` pieces with `parts`-means (k-means++ seeding, up to 20
+/// iterations); `labels` say which piece each row goes to. Errors if the bucket has fewer
+/// rows than `parts`. Single-threaded: runs inside a writer's batch.
+pub fn split_in_parts(
+    data: &[f32],
+    dim: usize,
+    metric: Metric,
+    seed: u64,
+    parts: usize,
+) -> Result<KMeansModel> {
+    let config = KMeansConfig::new(parts)
+        .metric(metric)
+        .seed(seed)
+        .threads(1);
     train(data, dim, &config)
 }
 
