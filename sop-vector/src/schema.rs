@@ -208,26 +208,6 @@ impl DataKey {
             next_version,
         }
     }
-
-    /// This key with its location in `current` kept and `next` recorded for `next_version`.
-    pub fn with_next(
-        &self,
-        current: Location,
-        current_version: u32,
-        next: Location,
-        next_version: u32,
-    ) -> Self {
-        Self {
-            id: self.id.clone(),
-            centroid: current.centroid,
-            distance: current.distance,
-            version: current_version,
-            deleted: self.deleted,
-            next_centroid: next.centroid,
-            next_distance: next.distance,
-            next_version,
-        }
-    }
 }
 
 impl PartialEq for DataKey {
@@ -401,7 +381,7 @@ mod tests {
             centroid: 2,
             distance: 0.2,
         };
-        let k = DataKey::at("x", cur, 3).with_next(cur, 3, next, 4);
+        let k = DataKey::migrating("x".to_string(), cur, 3, next, 4);
         assert_eq!(k.location(3), Some(cur));
         assert_eq!(k.location(4), Some(next));
         assert_eq!(k.location(5), None);
