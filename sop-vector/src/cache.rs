@@ -55,9 +55,28 @@ struct DomainCaches {
 }
 
 struct Caches {
-    domains: HashMap<String, DomainCaches>,
+    /// Per domain uuid; a short list searched linearly (no hashing of the uuid per lookup).
+    domains: Vec<(String, DomainCaches)>,
     weight: usize,
     budget: usize,
+}
+
+impl Caches {
+    fn domain(&self, uuid: &str) -> Option<&DomainCaches> {
+        self.domains.iter().find(|(u, _)| u == uuid).map(|(_, d)| d)
+    }
+
+    fn domain_mut(&mut self, uuid: &str) -> &mut DomainCaches {
+        let at = match self.domains.iter().position(|(u, _)| u == uuid) {
+            Some(i) => i,
+            None => {
+                self.domains
+                    .push((uuid.to_string(), DomainCaches::default()));
+                self.domains.len() - 1
+            }
+        };
+        &mut self.domains[at].1
+    }
 }
 
 fn caches() -> MutexGuard<'static, Caches> {
@@ -65,7 +84,7 @@ fn caches() -> MutexGuard<'static, Caches> {
     CACHES
         .get_or_init(|| {
             Mutex::new(Caches {
-                domains: HashMap::new(),
+                domains: Vec::new(),
                 weight: 0,
                 budget: 2 << 30,
             })
@@ -82,8 +101,7 @@ pub fn set_slab_budget(bytes: usize) {
 /// A cached codebook.
 pub fn codebook(uuid: &str, version: u32, snapshot: u64) -> Option<Arc<CentroidSet>> {
     caches()
-        .domains
-        .get(uuid)?
+        .domain(uuid)?
         .codebooks
         .get(&(version, snapshot))
         .cloned()
@@ -92,7 +110,7 @@ pub fn codebook(uuid: &str, version: u32, snapshot: u64) -> Option<Arc<CentroidS
 /// Caches a codebook (replacing older snapshots of the same version).
 pub fn put_codebook(uuid: &str, version: u32, snapshot: u64, set: Arc<CentroidSet>) {
     let mut c = caches();
-    let d = c.domains.entry(uuid.to_string()).or_default();
+    let d = c.domain_mut(uuid);
     d.codebooks
         .retain(|k, _| !(k.0 == version && k.1 < snapshot));
     d.codebooks.insert((version, snapshot), set);
@@ -101,7 +119,7 @@ pub fn put_codebook(uuid: &str, version: u32, snapshot: u64, set: Arc<CentroidSe
 /// A cached bucket, if its epoch is `epoch`.
 pub fn bucket(uuid: &str, version: u32, centroid: u32, epoch: u64) -> Option<Arc<Bucket>> {
     let c = caches();
-    match c.domains.get(uuid)?.buckets.get(&(version, centroid)) {
+    match c.domain(uuid)?.buckets.get(&(version, centroid)) {
         Some((e, b)) if *e == epoch => Some(b.clone()),
         _ => None,
     }
@@ -115,7 +133,7 @@ pub fn put_bucket(uuid: &str, version: u32, centroid: u32, epoch: u64, bucket: A
     if w > c.budget {
         return;
     }
-    let d = c.domains.entry(uuid.to_string()).or_default();
+    let d = c.domain_mut(uuid);
     if let Some((_, old)) = d.buckets.insert((version, centroid), (epoch, bucket)) {
         c.weight -= old.bytes();
     }
@@ -128,7 +146,7 @@ pub fn put_bucket(uuid: &str, version: u32, centroid: u32, epoch: u64, bucket: A
         let Some((u, k)) = victim else {
             break;
         };
-        if let Some((_, old)) = c.domains.get_mut(&u).and_then(|d| d.buckets.remove(&k)) {
+        if let Some((_, old)) = c.domain_mut(&u).buckets.remove(&k) {
             c.weight -= old.bytes();
         }
     }
@@ -138,7 +156,7 @@ pub fn put_bucket(uuid: &str, version: u32, centroid: u32, epoch: u64, bucket: A
 pub fn forget_version(uuid: &str, version: u32) {
     let mut guard = caches();
     let c = &mut *guard;
-    let Some(d) = c.domains.get_mut(uuid) else {
+    let Some((_, d)) = c.domains.iter_mut().find(|(u, _)| u == uuid) else {
         return;
     };
     d.codebooks.retain(|k, _| k.0 != version);

@@ -217,12 +217,15 @@ impl Centroids {
     pub fn nearest_n(&self, x: &[f32], n: usize) -> Vec<Scored<u32>> {
         let k = self.len();
         let mut top = TopK::new(n.min(k));
+        // Candidates below the current n-th score are rejected with one compare.
+        let mut threshold = f32::NEG_INFINITY;
         for b in 0..self.packed.blocks() {
             let s = packed::dot_block(x, self.packed.block(b));
             for (j, &v) in s.iter().enumerate() {
                 let i = b * BLOCK + j;
-                if i < k {
-                    top.push(v + self.bias[i], i as u32);
+                let v = v + self.bias[i];
+                if i < k && v >= threshold && top.push(v, i as u32) {
+                    threshold = top.threshold().unwrap_or(f32::NEG_INFINITY);
                 }
             }
         }

@@ -3,8 +3,9 @@
 //!
 //! Bounds (defaults):
 //! - **bucket split**: after a write batch, a touched bucket with more than
-//!   `split_factor` (4) × the mean live bucket size *and* at least `min_split_size` (64) live
-//!   items is split with 2-means inside the writer's transaction;
+//!   `split_factor` (4) × `min(mean live bucket size, √live items)` *and* at least
+//!   `min_split_size` (64) live items is split with k-means into pieces of about that target
+//!   size (2 to 64 pieces, see [`crate::split`]) inside the writer's transaction;
 //! - **automatic rebuild** ([`crate::maintain()`]): when live items reach `growth_factor` (2) ×
 //!   the items of the last build, when the largest bucket exceeds `imbalance_factor` (8) × the
 //!   mean, or when the domain has never been built and holds at least `min_build_items` (1,000);

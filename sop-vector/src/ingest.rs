@@ -3,10 +3,12 @@
 //! A batch is validated completely before anything is written. It is then assigned to its
 //! nearest centroids in one multi-threaded pass ([`crate::Centroids::assign`]); when the domain
 //! has no centroid yet, k-means (k-means++ then Lloyd, `k = √batch`) is trained on the batch
-//! first. Per item the writer does one `data` lookup (dedup: an existing id is *moved*, its old
-//! `vecs` entry removed), one `data` write and one `vecs` insert; bucket counts are updated once
-//! per touched bucket. Afterwards, touched buckets past the split bound of the
-//! [`crate::HealingPolicy`] are split (2-means) in the same transaction.
+//! first. The `data` entries are written in id order, then the `vecs` entries in key order, so
+//! consecutive inserts land in the same leaves. On a unique `data` tree (layout 2) a new item
+//! costs one `data` insert (existence checked in the same descent) and one `vecs` insert; an
+//! existing id is *moved* (its old `vecs` entry removed). Bucket counts are updated once per
+//! touched bucket. Afterwards, touched buckets past the split bound of the
+//! [`crate::HealingPolicy`] are split in the same transaction.
 
 use std::collections::HashMap;
 
@@ -14,10 +16,18 @@ use serde_json::Value;
 
 use crate::error::{Ctx, Result};
 use crate::kmeans::{train, KMeansConfig};
-use crate::schema::{CentroidRecord, DataKey, Location};
+use crate::schema::{CentroidRecord, DataKey, Location, OrdF32};
 use crate::store::VectorStore;
+use crate::stored::StoredVector;
 use crate::validate::prepare_vector;
 use crate::Metric;
+
+/// An item of a batch with its location and prepared vector.
+struct Row {
+    item: NewItem,
+    loc: Location,
+    vector: StoredVector,
+}
 
 /// An item to upsert.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,6 +55,15 @@ impl NewItem {
         self.payload = payload;
         self
     }
+}
+
+/// The first 8 bytes of an id as a big-endian number: orders like the id itself, except that
+/// ids sharing those bytes compare equal (then the whole ids decide).
+pub(crate) fn id_prefix(id: &str) -> u64 {
+    let mut b = [0u8; 8];
+    let n = id.len().min(8);
+    b[..n].copy_from_slice(&id.as_bytes()[..n]);
+    u64::from_be_bytes(b)
 }
 
 /// Euclidean distance to the centroid from a centroid score (see [`crate::Centroids`]).
@@ -104,49 +123,104 @@ impl VectorStore {
             return Ok(());
         };
         let asg = codebook.assign(&flat, self.threads);
-        let mut deltas: HashMap<u32, (i64, i64)> = HashMap::new();
         let version = self.config.active_version;
-        let (d, vname, dname) = (&self.domain, self.vecs.name(), self.data.name());
+        let mut rows: Vec<Row> = Vec::with_capacity(order.len());
         let mut items: Vec<Option<NewItem>> = items.into_iter().map(Some).collect();
         for (row, &i) in order.iter().enumerate() {
-            let Some(item) = items[i].take() else {
-                continue;
-            };
-            let loc = Location {
-                centroid: set.ids[asg.labels[row] as usize],
-                distance: distance_from_score(metric, asg.scores[row]),
-            };
-            let vector = flat[row * dim..(row + 1) * dim].to_vec();
-            let key = DataKey::at(item.id.as_str(), loc, version);
-            match self.data_key(&item.id).await? {
-                Some(old) => {
-                    let old_loc = self.location(&old)?;
-                    self.vecs
-                        .remove(&old_loc.key(&item.id, old.deleted))
-                        .await
-                        .ctx(d, vname)?;
-                    let e = deltas.entry(old_loc.centroid).or_default();
-                    if old.deleted {
-                        e.1 -= 1;
-                    } else {
-                        e.0 -= 1;
-                    }
-                    self.data.upsert(key, item.payload).await.ctx(d, dname)?;
-                }
-                None => {
-                    self.data.add(key, item.payload).await.ctx(d, dname)?;
-                }
+            if let Some(mut item) = items[i].take() {
+                item.vector = Vec::new();
+                rows.push(Row {
+                    item,
+                    loc: Location {
+                        centroid: set.ids[asg.labels[row] as usize],
+                        distance: distance_from_score(metric, asg.scores[row]),
+                    },
+                    vector: StoredVector::new(&flat[row * dim..(row + 1) * dim]),
+                });
             }
+        }
+        drop(flat);
+        let mut deltas: HashMap<u32, (i64, i64)> = HashMap::new();
+        // Data entries in id order, then vectors in key order: neighbouring inserts land in
+        // the same leaves.
+        let mut by_id: Vec<(u64, usize)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (id_prefix(&r.item.id), i))
+            .collect();
+        by_id.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| rows[a.1].item.id.cmp(&rows[b.1].item.id))
+        });
+        for (_, i) in by_id {
+            let row = &mut rows[i];
+            let payload = std::mem::take(&mut row.item.payload);
+            self.put_data(&row.item.id, row.loc, version, payload, &mut deltas)
+                .await?;
+        }
+        rows.sort_unstable_by(|a, b| {
+            (a.loc.centroid, OrdF32(a.loc.distance))
+                .cmp(&(b.loc.centroid, OrdF32(b.loc.distance)))
+                .then_with(|| a.item.id.cmp(&b.item.id))
+        });
+        let vname = self.vecs.name();
+        for row in rows {
             self.vecs
-                .add(loc.key(&item.id, false), vector)
+                .add(row.loc.key(&row.item.id, false), row.vector)
                 .await
-                .ctx(d, vname)?;
-            deltas.entry(loc.centroid).or_default().0 += 1;
+                .ctx(&self.domain, vname)?;
+            deltas.entry(row.loc.centroid).or_default().0 += 1;
         }
         self.adjust_counts(&deltas).await?;
         if self.healing.auto_split {
             let touched: Vec<u32> = deltas.keys().copied().collect();
             self.split_overfull(&touched).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the data entry of an upserted item at `loc`. An existing item is *moved*: its
+    /// old `vecs` entry is removed and its bucket counts adjusted in `deltas`.
+    async fn put_data(
+        &self,
+        id: &str,
+        loc: Location,
+        version: u32,
+        payload: Value,
+        deltas: &mut HashMap<u32, (i64, i64)>,
+    ) -> Result<()> {
+        let (d, dname) = (&self.domain, self.data.name());
+        // A unique `data` tree (layout 2) checks and inserts in one descent; the payload is
+        // kept for the rare move (cheap for the common `Null`).
+        let payload = if self.data.options().unique {
+            let keep = (!payload.is_null()).then(|| payload.clone());
+            let key = DataKey::at(id, loc, version);
+            if self.data.add(key, payload).await.ctx(d, dname)? {
+                return Ok(());
+            }
+            keep.unwrap_or(Value::Null)
+        } else {
+            payload
+        };
+        let key = DataKey::at(id, loc, version);
+        match self.data_key(id).await? {
+            Some(old) => {
+                let old_loc = self.location(&old)?;
+                self.vecs
+                    .remove(&old_loc.key(id, old.deleted))
+                    .await
+                    .ctx(d, self.vecs.name())?;
+                let e = deltas.entry(old_loc.centroid).or_default();
+                if old.deleted {
+                    e.1 -= 1;
+                } else {
+                    e.0 -= 1;
+                }
+                self.data.upsert(key, payload).await.ctx(d, dname)?;
+            }
+            None => {
+                self.data.add(key, payload).await.ctx(d, dname)?;
+            }
         }
         Ok(())
     }

@@ -24,8 +24,10 @@ use crate::metric::Metric;
 use crate::packed::{self, PackedSlab, BLOCK};
 use crate::parallel;
 
-/// Minimum packed blocks before the k-means++ distance update is split across threads.
-const PARALLEL_MIN_BLOCKS: usize = 256;
+/// Minimum packed blocks before the k-means++ distance update is split across threads. The
+/// update runs once per centroid (thousands of short steps): forking threads for each pays
+/// off only for large inputs, and on a loaded machine every fork waits for a scheduler slot.
+const PARALLEL_MIN_BLOCKS: usize = 1 << 14;
 
 /// Parameters of [`train`].
 #[derive(Clone, Debug, PartialEq)]
@@ -157,9 +159,7 @@ fn kmeans_pp(
         let c = row(last);
         let nc = distance::norm_squared(c);
         parallel::fill_parts(&mut d2, threads, PARALLEL_MIN_BLOCKS, |start, part| {
-            for (bi, d) in part.iter_mut().enumerate() {
-                let b = start + bi;
-                let dots = packed::dot_block(c, packed.block(b));
+            let update = |b: usize, d: &mut [f32; BLOCK], dots: &[f32; BLOCK]| {
                 for j in 0..BLOCK {
                     let i = b * BLOCK + j;
                     if i < n {
@@ -171,6 +171,25 @@ fn kmeans_pp(
                         d[j] = 0.0;
                     }
                 }
+            };
+            let mut quads = part.chunks_exact_mut(4);
+            let mut b = start;
+            for quad in &mut quads {
+                let blocks = [
+                    packed.block(b),
+                    packed.block(b + 1),
+                    packed.block(b + 2),
+                    packed.block(b + 3),
+                ];
+                let dots = packed::dot_blocks4(c, blocks);
+                for (r, d) in quad.iter_mut().enumerate() {
+                    update(b + r, d, &dots[r]);
+                }
+                b += 4;
+            }
+            for d in quads.into_remainder() {
+                update(b, d, &packed::dot_block(c, packed.block(b)));
+                b += 1;
             }
         });
         let flat = d2.as_flattened();
@@ -314,7 +333,23 @@ pub fn train(data: &[f32], dim: usize, config: &KMeansConfig) -> Result<KMeansMo
 /// Returns the model whose `labels` (0 or 1) say which half each row goes to. Errors if the
 /// bucket has fewer than two rows. Single-threaded: buckets are small.
 pub fn split_in_two(data: &[f32], dim: usize, metric: Metric, seed: u64) -> Result<KMeansModel> {
-    let config = KMeansConfig::new(2).metric(metric).seed(seed).threads(1);
+    split_in_parts(data, dim, metric, seed, 2)
+}
+
+/// Splits one bucket into `parts` pieces with `parts`-means (k-means++ seeding, up to 20
+/// iterations); `labels` say which piece each row goes to. Errors if the bucket has fewer
+/// rows than `parts`. Single-threaded: runs inside a writer's batch.
+pub fn split_in_parts(
+    data: &[f32],
+    dim: usize,
+    metric: Metric,
+    seed: u64,
+    parts: usize,
+) -> Result<KMeansModel> {
+    let config = KMeansConfig::new(parts)
+        .metric(metric)
+        .seed(seed)
+        .threads(1);
     train(data, dim, &config)
 }
 

@@ -31,6 +31,7 @@ pub mod simd;
 pub mod slab;
 pub mod split;
 pub mod store;
+pub mod stored;
 pub mod synthetic;
 pub mod topk;
 pub mod validate;

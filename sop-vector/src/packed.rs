@@ -165,6 +165,29 @@ crate::simd::multiversion! {
 }
 
 crate::simd::multiversion! {
+    /// Dot products of one query with the rows of four packed blocks (eight independent SIMD
+    /// accumulators; the k-means++ distance update).
+    ///
+    /// # Panics
+    /// If a block does not match the query.
+    pub fn dot_blocks4 / dot_blocks4_portable(x: &[f32], blocks: [&[f32]; 4]) -> [[f32; BLOCK]; 4] {
+        for b in blocks {
+            check(x, b);
+        }
+        let mut acc = [[0f32; BLOCK]; 4];
+        for (d, &xd) in x.iter().enumerate() {
+            for r in 0..4 {
+                let col = &blocks[r][d * BLOCK..(d + 1) * BLOCK];
+                for j in 0..BLOCK {
+                    acc[r][j] += xd * col[j];
+                }
+            }
+        }
+        acc
+    }
+}
+
+crate::simd::multiversion! {
     /// Squared L2 distances of `x` to the rows of a packed block.
     ///
     /// # Panics
@@ -237,6 +260,9 @@ mod tests {
                 assert_eq!(d, d2[0]);
                 assert_eq!(l, l2[0]);
                 let d4 = dot_block4([&x1, &x0, &x1, &x0], blk);
+                let b4 = dot_blocks4(&x0, [blk, blk, blk, blk]);
+                assert_eq!(b4, [d; 4]);
+                assert_eq!(b4, dot_blocks4_portable(&x0, [blk; 4]));
                 assert_eq!((d4[1], d4[2]), (d, d2[1]));
                 assert_eq!(d4, dot_block4_portable([&x1, &x0, &x1, &x0], blk));
                 assert_eq!(d, dot_block_portable(&x0, blk));

@@ -59,19 +59,21 @@ pub struct CodedQuery {
     pub l1: f32,
 }
 
-/// Codes `v` into `out` (same length); returns the scale.
-fn code_into(v: &[f32], out: &mut [i8]) -> f32 {
-    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
-    if max == 0.0 || !max.is_finite() {
-        out.fill(0);
-        return 0.0;
+crate::simd::multiversion! {
+    /// Codes `v` into `out` (same length); returns the scale.
+    fn code_into / code_into_portable(v: &[f32], out: &mut [i8]) -> f32 {
+        let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+        if max == 0.0 || !max.is_finite() {
+            out.fill(0);
+            return 0.0;
+        }
+        let s = max / LEVELS;
+        let inv = 1.0 / s;
+        for (o, &x) in out.iter_mut().zip(v) {
+            *o = (x * inv).round().clamp(-LEVELS, LEVELS) as i8;
+        }
+        s
     }
-    let s = max / LEVELS;
-    let inv = 1.0 / s;
-    for (o, &x) in out.iter_mut().zip(v) {
-        *o = (x * inv).round().clamp(-LEVELS, LEVELS) as i8;
-    }
-    s
 }
 
 impl CodedQuery {

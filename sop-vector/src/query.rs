@@ -105,10 +105,13 @@ impl VectorStore {
             VecKey::bucket_start(c)..VecKey::bucket_start(c + 1),
             Direction::Forward
         ));
+        let mut vector = Vec::with_capacity(self.config.dimensions);
         while let Some(r) = rows.next().await {
             let (k, v) = r.ctx(&self.domain, self.vecs.name())?;
             if !k.deleted {
-                builder.push(&k.id, k.distance.0, &v)?;
+                vector.clear();
+                v.decode_into(&mut vector);
+                builder.push(&k.id, k.distance.0, &vector)?;
             }
         }
         let bucket = Arc::new(builder.finish()?);
@@ -176,10 +179,17 @@ impl VectorStore {
         filter: Option<&Filter>,
     ) -> Result<Vec<Hit>> {
         let mut seen = HashSet::new();
-        let mut hits = Vec::with_capacity(k);
+        let mut hits: Vec<Hit> = Vec::with_capacity(k);
         for s in ranked {
             let id = buckets[s.id.0 as usize].id(s.id.1 as usize);
-            if !seen.insert(id) {
+            // An id lives in one bucket of a version, so repeats are rare: a short scan of
+            // the hits so far, a set only for long result lists.
+            let repeated = if k <= 32 {
+                hits.iter().any(|h| h.id == id)
+            } else {
+                !seen.insert(id)
+            };
+            if repeated {
                 continue;
             }
             let payload = self

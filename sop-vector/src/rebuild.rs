@@ -17,7 +17,6 @@
 //! Every phase runs in its own transactions of at most `batch` items, so no transaction holds
 //! a million reads. Writers are refused for the whole run; readers are never blocked.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -32,8 +31,9 @@ use crate::config::centroids_for;
 use crate::error::{Ctx, Result, VectorError};
 use crate::kmeans::{train, KMeansConfig};
 use crate::lock::{drop_other_versions, heartbeat, lock_domain, switch_version, unlock_domain};
-use crate::schema::{CentroidRecord, DataKey, DomainConfig, Location, StoreNames, VecKey};
+use crate::schema::{CentroidRecord, DataKey, DomainConfig, Location, OrdF32, StoreNames, VecKey};
 use crate::store::{find_data_key, options, LOCK_TTL_MS};
+use crate::stored::StoredVector;
 
 /// Parameters of [`optimize`].
 #[derive(Clone, Debug, PartialEq)]
@@ -85,6 +85,9 @@ pub struct RebuildReport {
     pub recovered: bool,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// Wall-clock seconds per phase, in order: `walk`, `number` (the Lookup tree), `sample`
+    /// (tombstone removal and the sample), `train`, `migrate`, `switch`.
+    pub phases: Vec<(&'static str, f64)>,
 }
 
 /// A rebuild run in progress.
@@ -96,6 +99,8 @@ struct Run<'a> {
     cfg: DomainConfig,
     opts: &'a RebuildOptions,
     beat: Instant,
+    phases: Vec<(&'static str, f64)>,
+    phase_start: Instant,
 }
 
 async fn begin(db: &Database, domain: &str, mode: TransactionMode) -> Result<Transaction> {
@@ -116,6 +121,8 @@ pub async fn optimize(db: &Database, domain: &str, opts: &RebuildOptions) -> Res
         cfg: grant.config,
         opts,
         beat: Instant::now(),
+        phases: Vec::new(),
+        phase_start: Instant::now(),
     };
     let result = run.execute().await;
     match result {
@@ -127,6 +134,7 @@ pub async fn optimize(db: &Database, domain: &str, opts: &RebuildOptions) -> Res
             sample,
             recovered: grant.recovered,
             seconds: started.elapsed().as_secs_f64(),
+            phases: std::mem::take(&mut run.phases),
         }),
         Err(e) => {
             // Best effort: leave the domain writable and without half-built stores.
@@ -146,12 +154,22 @@ impl Run<'_> {
         self.cfg.active_version + 1
     }
 
+    /// Records the seconds since the previous mark under `phase`.
+    fn mark(&mut self, phase: &'static str) {
+        self.phases
+            .push((phase, self.phase_start.elapsed().as_secs_f64()));
+        self.phase_start = Instant::now();
+    }
+
     async fn execute(&mut self) -> Result<(u64, u64, usize, usize)> {
         drop_other_versions(self.db, self.domain, self.source_version()).await?;
         let (live, dead) = self.walk().await?;
+        self.mark("walk");
         self.number(&live).await?;
+        self.mark("number");
         let removed = self.remove_tombstones(&dead).await?;
         let sample = self.sample(live.len()).await?;
+        self.mark("sample");
         let dim = self.cfg.dimensions;
         let m = sample.len() / dim;
         let model = if m == 0 {
@@ -169,10 +187,12 @@ impl Run<'_> {
                 .max_iterations(self.opts.iterations);
             Some(train(&sample, dim, &cfg)?.centroids)
         };
+        self.mark("train");
         let counts = match &model {
             Some(cb) => self.migrate(cb).await?,
             None => Vec::new(),
         };
+        self.mark("migrate");
         self.write_centroids(model.as_ref(), &counts).await?;
         let k = counts.len();
         let new = switch_version(
@@ -185,6 +205,7 @@ impl Run<'_> {
         .await?;
         drop_other_versions(self.db, self.domain, new).await?;
         cache::forget_version(&self.cfg.uuid, self.source_version());
+        self.mark("switch");
         Ok((live.len() as u64, removed, k, m))
     }
 
@@ -200,7 +221,8 @@ impl Run<'_> {
     async fn walk(&self) -> Result<(Vec<String>, Vec<String>)> {
         let tx = begin(self.db, self.domain, TransactionMode::NoCheck).await?;
         let name = self.names.vecs(self.source_version());
-        let vecs: Btree<VecKey, Vec<f32>> = tx.open_btree(&name).await.ctx(self.domain, &name)?;
+        let vecs: Btree<VecKey, StoredVector> =
+            tx.open_btree(&name).await.ctx(self.domain, &name)?;
         let (mut live, mut dead) = (Vec::new(), Vec::new());
         let mut keys = std::pin::pin!(vecs.keys(.., Direction::Forward));
         while let Some(k) = keys.next().await {
@@ -241,10 +263,7 @@ impl Run<'_> {
         let mut removed = 0;
         for chunk in dead.chunks(self.opts.batch.max(1)) {
             let tx = begin(self.db, self.domain, TransactionMode::ForWriting).await?;
-            let data: Btree<DataKey, Value> = tx
-                .new_btree(&name, options("data"))
-                .await
-                .ctx(self.domain, &name)?;
+            let data: Btree<DataKey, Value> = tx.open_btree(&name).await.ctx(self.domain, &name)?;
             for id in chunk {
                 if find_data_key(&data, self.domain, id)
                     .await?
@@ -273,7 +292,7 @@ impl Run<'_> {
             self.names.vecs(self.source_version()),
         );
         let data: Btree<DataKey, Value> = tx.open_btree(&self.names.data()).await.ctx(d, "data")?;
-        let vecs: Btree<VecKey, Vec<f32>> = tx.open_btree(&vname).await.ctx(d, &vname)?;
+        let vecs: Btree<VecKey, StoredVector> = tx.open_btree(&vname).await.ctx(d, &vname)?;
         let mut out = Vec::with_capacity(m * self.cfg.dimensions);
         if m == 0 {
             return Ok(out);
@@ -296,7 +315,8 @@ impl Run<'_> {
                 .location(self.source_version())
                 .ok_or_else(|| inconsistent("no location"))?;
             let v = vecs.get(&loc.key(&id, false)).await.ctx(d, &vname)?;
-            out.extend(v.ok_or_else(|| inconsistent("no vector"))?);
+            v.ok_or_else(|| inconsistent("no vector"))?
+                .decode_into(&mut out);
         }
         Ok(out)
     }
@@ -305,9 +325,10 @@ impl Run<'_> {
     async fn migrate(&mut self, codebook: &Centroids) -> Result<Vec<u64>> {
         let tx = begin(self.db, self.domain, TransactionMode::NoCheck).await?;
         let name = self.names.vecs(self.source_version());
-        let vecs: Btree<VecKey, Vec<f32>> = tx.open_btree(&name).await.ctx(self.domain, &name)?;
+        let vecs: Btree<VecKey, StoredVector> =
+            tx.open_btree(&name).await.ctx(self.domain, &name)?;
         let mut counts = vec![0u64; codebook.len()];
-        let mut batch: Vec<(VecKey, Vec<f32>)> = Vec::with_capacity(self.opts.batch);
+        let mut batch: Vec<(VecKey, StoredVector)> = Vec::with_capacity(self.opts.batch);
         let mut rows = std::pin::pin!(vecs.range(.., Direction::Forward));
         while let Some(r) = rows.next().await {
             let (k, v) = r.ctx(self.domain, &name)?;
@@ -326,50 +347,67 @@ impl Run<'_> {
     async fn flush(
         &mut self,
         codebook: &Centroids,
-        mut batch: Vec<(VecKey, Vec<f32>)>,
+        mut batch: Vec<(VecKey, StoredVector)>,
         counts: &mut [u64],
     ) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
-        let flat: Vec<f32> = batch.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+        let mut flat: Vec<f32> = Vec::with_capacity(batch.len() * self.cfg.dimensions);
+        for (_, v) in &batch {
+            v.decode_into(&mut flat);
+        }
         let asg = codebook.assign(&flat, self.opts.threads);
         let metric = self.cfg.metric;
         let (old, new, d) = (self.source_version(), self.target_version(), self.domain);
         let tx = begin(self.db, d, TransactionMode::ForWriting).await?;
         let (vname, dname) = (self.names.vecs(new), self.names.data());
-        let vecs: Btree<VecKey, Vec<f32>> =
+        let vecs: Btree<VecKey, StoredVector> =
             tx.new_btree(&vname, options("vecs")).await.ctx(d, &vname)?;
-        let data: Btree<DataKey, Value> =
-            tx.new_btree(&dname, options("data")).await.ctx(d, &dname)?;
-        let mut moves: HashMap<String, Location> = HashMap::with_capacity(batch.len());
-        for (row, (k, v)) in batch.drain(..).enumerate() {
-            let label = asg.labels[row];
-            counts[label as usize] += 1;
-            let loc = Location {
-                centroid: label,
-                distance: crate::ingest::distance_from_score(metric, asg.scores[row]),
+        let data: Btree<DataKey, Value> = tx.open_btree(&dname).await.ctx(d, &dname)?;
+        let mut moves: Vec<(VecKey, Location, StoredVector)> = batch
+            .drain(..)
+            .enumerate()
+            .map(|(row, (k, v))| {
+                let label = asg.labels[row];
+                counts[label as usize] += 1;
+                let next = Location {
+                    centroid: label,
+                    distance: crate::ingest::distance_from_score(metric, asg.scores[row]),
+                };
+                (k, next, v)
+            })
+            .collect();
+        // New vectors in key order, then the data keys in id order (neighbouring writes share
+        // leaves). An item's location in version N is its `vecs_vN` key, so its new data key
+        // is known without reading it.
+        moves.sort_unstable_by(|a, b| {
+            (a.1.centroid, OrdF32(a.1.distance))
+                .cmp(&(b.1.centroid, OrdF32(b.1.distance)))
+                .then_with(|| a.0.id.cmp(&b.0.id))
+        });
+        let mut keys = Vec::with_capacity(moves.len());
+        for (k, next, v) in moves {
+            vecs.add(next.key(&k.id, false), v).await.ctx(d, &vname)?;
+            let cur = Location {
+                centroid: k.centroid,
+                distance: k.distance.0,
             };
-            vecs.add(loc.key(&k.id, false), v).await.ctx(d, &vname)?;
-            moves.insert(k.id, loc);
+            keys.push(DataKey::migrating(k.id, cur, old, next, new));
         }
-        let mut ids: Vec<&String> = moves.keys().collect();
-        ids.sort_unstable();
-        for id in ids {
-            let key =
-                find_data_key(&data, d, id)
-                    .await?
-                    .ok_or_else(|| VectorError::Inconsistent {
-                        domain: d.to_string(),
-                        reason: format!("item `{id}` has a vector but no data entry"),
-                    })?;
-            let cur = key.location(old).ok_or_else(|| VectorError::Inconsistent {
-                domain: d.to_string(),
-                reason: format!("item `{id}` has no location for version {old}"),
-            })?;
-            data.update_current_key(key.with_next(cur, old, moves[id], new))
-                .await
-                .ctx(d, &dname)?;
+        keys.sort_unstable_by(|a, b| {
+            crate::ingest::id_prefix(&a.id)
+                .cmp(&crate::ingest::id_prefix(&b.id))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        for key in keys {
+            let id = key.id.clone();
+            if !data.update_key(key).await.ctx(d, &dname)? {
+                return Err(VectorError::Inconsistent {
+                    domain: d.to_string(),
+                    reason: format!("item `{id}` has a vector but no data entry"),
+                });
+            }
         }
         tx.commit().await.ctx(d, &vname)?;
         self.beat().await
@@ -387,7 +425,7 @@ impl Run<'_> {
             .await
             .ctx(d, &name)?;
         let vname = self.names.vecs(new);
-        let _: Btree<VecKey, Vec<f32>> =
+        let _: Btree<VecKey, StoredVector> =
             tx.new_btree(&vname, options("vecs")).await.ctx(d, &vname)?;
         let lname = self.names.lku(new);
         let _: Btree<u64, String> = tx.new_btree(&lname, options("lku")).await.ctx(d, &lname)?;

@@ -120,7 +120,7 @@ impl<'q> Scan<'q> {
     /// The rows of `bucket` that can still enter the top `k` (triangle inequality).
     fn range(&self, bucket: &Bucket) -> (usize, usize) {
         let n = bucket.len();
-        if !self.prune {
+        if !self.prune || n == 0 {
             return (0, n);
         }
         let Some(dk) = self
@@ -133,8 +133,17 @@ impl<'q> Scan<'q> {
         let dq = distance::l2_squared(self.q, bucket.centre()).sqrt();
         let slack = dk + 1e-3 * (1.0 + dq);
         let d = bucket.distances();
-        let lo = d.partition_point(|&x| x < dq - slack);
-        let hi = d.partition_point(|&x| x <= dq + slack);
+        let (from, to) = (dq - slack, dq + slack);
+        let lo = if d[0] >= from {
+            0
+        } else {
+            d.partition_point(|&x| x < from)
+        };
+        let hi = if d[n - 1] <= to {
+            n
+        } else {
+            d.partition_point(|&x| x <= to)
+        };
         (lo, hi.max(lo))
     }
 

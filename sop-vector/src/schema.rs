@@ -4,10 +4,13 @@
 //! |---|---|
 //! | `D/sys_config` | domain name → [`DomainConfig`] (active version, dimensions, metric, lock) |
 //! | `D/centroids_vN` | centroid id → [`CentroidRecord`] (vector, live and deleted counts, epoch) |
-//! | `D/vecs_vN` | [`VecKey`] `(centroid, distance, id)` + ride-on `deleted` → prepared vector |
+//! | `D/vecs_vN` | [`VecKey`] `(centroid, distance, id)` + ride-on `deleted` → prepared vector ([`crate::stored::StoredVector`]) |
 //! | `D/data` | [`DataKey`] `id` + ride-on location / `next_*` / `deleted` → payload JSON |
 //! | `D/lku_vN` | dense sequence number `0..n-1` → item id (the Lookup tree) |
 //! | `D/tmp_vecs` | item id → vector: ingestion buffer, created but unused by this version |
+//!
+//! The encodings and store options are versioned by [`LAYOUT_VERSION`] (recorded per domain in
+//! [`DomainConfig::layout`]).
 //!
 //! Invariants (maintained by every writer in its transaction):
 //! - every item id of `data` has exactly one `vecs_vN` entry for the active version `N`, at the
@@ -185,20 +188,21 @@ impl DataKey {
         }
     }
 
-    /// This key with its location in `current` kept and `next` recorded for `next_version`.
-    pub fn with_next(
-        &self,
+    /// The key of a live item being migrated by a rebuild: located at `current` in
+    /// `current_version` and at `next` in `next_version`.
+    pub fn migrating(
+        id: String,
         current: Location,
         current_version: u32,
         next: Location,
         next_version: u32,
     ) -> Self {
         Self {
-            id: self.id.clone(),
+            id,
             centroid: current.centroid,
             distance: current.distance,
             version: current_version,
-            deleted: self.deleted,
+            deleted: false,
             next_centroid: next.centroid,
             next_distance: next.distance,
             next_version,
@@ -268,7 +272,28 @@ pub struct DomainConfig {
     pub built_centroids: u64,
     /// Rebuild lock, when a rebuild runs (or crashed).
     pub lock: Option<RebuildLock>,
+    /// Layout the domain was created with ([`LAYOUT_VERSION`]); `1` for records written
+    /// before the field existed.
+    #[serde(default = "layout_1")]
+    pub layout: u32,
 }
+
+fn layout_1() -> u32 {
+    1
+}
+
+/// Layout written by this version of the crate.
+///
+/// - **1**: `vecs_vN` values are MessagePack arrays of `f32`; `data` allows duplicate keys
+///   (uniqueness kept by the writers); slots: `vecs` 128, `data` 256, `lku` 1,000.
+/// - **2**: `vecs_vN` values are byte strings ([`crate::stored::StoredVector`]); `data` is a
+///   unique tree (an insert checks and adds in one descent); slots: `vecs` 256, `data` 512,
+///   `lku` 2,000 (fewer, larger node blobs).
+///
+/// Layout-1 domains keep working: values of both encodings are read, an existing store is
+/// always opened with the options it was created with, and writers check `data`'s
+/// uniqueness at run time. Stores a rebuild creates for a layout-1 domain use layout 2.
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// Names of the stores of domain `domain`.
 #[derive(Clone, Debug)]
@@ -356,7 +381,7 @@ mod tests {
             centroid: 2,
             distance: 0.2,
         };
-        let k = DataKey::at("x", cur, 3).with_next(cur, 3, next, 4);
+        let k = DataKey::migrating("x".to_string(), cur, 3, next, 4);
         assert_eq!(k.location(3), Some(cur));
         assert_eq!(k.location(4), Some(next));
         assert_eq!(k.location(5), None);

@@ -7,18 +7,23 @@
 //! term lets a domain that started with too few centroids (a tiny first batch) grow towards the
 //! `√n` buckets a rebuild would give, without waiting for the rebuild.
 //!
-//! A split keeps the old centroid id for one half and creates a new id for the other; both
-//! halves' entries are re-keyed (new distance) and their data keys re-pointed. Tombstones of
-//! the bucket are dropped physically on the way (tombstone GC).
+//! An automatic split cuts the bucket into `⌈live / min(mean, √total)⌉` pieces (2 to 64) with
+//! k-means, so a bucket that a sorted batch filled at once is split once into pieces of about
+//! the target size instead of being halved batch after batch (each halving re-keys the whole
+//! bucket). [`VectorStore::split_centroid`] always cuts in two. The old centroid id keeps one
+//! piece, the others get new ids; every entry of the bucket is re-keyed (new distance) and its
+//! data key re-pointed. Tombstones of the bucket are dropped physically on the way
+//! (tombstone GC).
 
 use futures::StreamExt;
 use sop_core::Direction;
 
 use crate::distance;
 use crate::error::{Ctx, Result, VectorError};
-use crate::kmeans::split_in_two;
+use crate::kmeans::split_in_parts;
 use crate::schema::{CentroidRecord, DataKey, Location, VecKey};
 use crate::store::VectorStore;
+use crate::stored::StoredVector;
 
 impl VectorStore {
     /// Splits every bucket of `touched` past the split bound.
@@ -29,12 +34,13 @@ impl VectorStore {
             return Ok(());
         }
         let mean = total / set.ids.len() as f64;
-        let bound = self.healing.split_factor * mean.min(total.sqrt());
+        let target = mean.min(total.sqrt());
+        let bound = self.healing.split_factor * target;
         for &c in touched {
             let Some(row) = set.row_of(c) else { continue };
             let live = set.counts[row];
             if live >= self.healing.min_split_size && live as f64 > bound {
-                self.split_centroid(c).await?;
+                self.split_into(c, split_parts(live, target)).await?;
             }
         }
         Ok(())
@@ -53,7 +59,7 @@ impl VectorStore {
             if k.deleted {
                 dead.push(k);
             } else {
-                live.push((k, v));
+                live.push((k, v.to_vec()));
             }
         }
         Ok((live, dead))
@@ -62,6 +68,13 @@ impl VectorStore {
     /// Splits bucket `c` in two with 2-means; returns the new centroid id, or `None` when the
     /// bucket has fewer than two live items.
     pub async fn split_centroid(&self, c: u32) -> Result<Option<u32>> {
+        self.split_into(c, 2).await
+    }
+
+    /// Splits bucket `c` into up to `parts` buckets with `parts`-means (fewer when it holds
+    /// fewer live items): `c` keeps the first piece, the others get consecutive new ids.
+    /// Returns the first new id, or `None` when the bucket has fewer than two live items.
+    async fn split_into(&self, c: u32, parts: usize) -> Result<Option<u32>> {
         self.ensure_writable().await?;
         let (d, cname) = (&self.domain, self.centroids.name());
         if self.centroids.get(&c).await.ctx(d, cname)?.is_none() {
@@ -83,10 +96,14 @@ impl VectorStore {
         }
         let dim = self.config.dimensions;
         let flat: Vec<f32> = live.iter().flat_map(|(_, v)| v.iter().copied()).collect();
-        let model = split_in_two(&flat, dim, self.config.metric, self.seed ^ u64::from(c))?;
+        let parts = parts.clamp(2, live.len());
+        let seed = self.seed ^ u64::from(c);
+        let model = split_in_parts(&flat, dim, self.config.metric, seed, parts)?;
         let new_id = self.next_centroid_id().await?;
-        let ids = [c, new_id];
-        let mut counts = [0u64; 2];
+        let ids: Vec<u32> = std::iter::once(c)
+            .chain((0..parts as u32 - 1).map(|i| new_id + i))
+            .collect();
+        let mut counts = vec![0u64; parts];
         for ((old, v), &label) in live.into_iter().zip(&model.labels) {
             let half = label as usize;
             counts[half] += 1;
@@ -97,13 +114,13 @@ impl VectorStore {
             };
             self.vecs.remove(&old).await.ctx(d, self.vecs.name())?;
             self.vecs
-                .add(loc.key(&old.id, false), v)
+                .add(loc.key(&old.id, false), StoredVector::new(&v))
                 .await
                 .ctx(d, self.vecs.name())?;
             let key = DataKey::at(old.id.as_str(), loc, self.config.active_version);
             self.data.update_key(key).await.ctx(d, self.data.name())?;
         }
-        for half in 0..2 {
+        for half in 0..parts {
             let rec = CentroidRecord {
                 vector: model.centroids.get(half).to_vec(),
                 count: counts[half],
@@ -157,5 +174,30 @@ impl VectorStore {
             Some(cb) => (0..cb.len()).map(|j| cb.get(j).to_vec()).collect(),
             None => Vec::new(),
         })
+    }
+}
+
+/// Pieces an overfull bucket of `live` items is split into: enough for pieces of about
+/// `target` items (the split bound divided by the split factor), at least 2 and at most
+/// [`MAX_SPLIT_PARTS`].
+fn split_parts(live: u64, target: f64) -> usize {
+    let want = (live as f64 / target.max(1.0)).ceil() as usize;
+    want.clamp(2, MAX_SPLIT_PARTS)
+}
+
+/// Upper bound of the pieces of one split (bounds the k-means cost inside a writer's batch).
+const MAX_SPLIT_PARTS: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_parts_aim_at_the_target_size_within_bounds() {
+        assert_eq!(split_parts(300, 100.0), 3);
+        assert_eq!(split_parts(301, 100.0), 4);
+        assert_eq!(split_parts(65, 100.0), 2);
+        assert_eq!(split_parts(1_000_000, 10.0), MAX_SPLIT_PARTS);
+        assert_eq!(split_parts(50, 0.0), MAX_SPLIT_PARTS.min(50));
     }
 }

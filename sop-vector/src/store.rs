@@ -23,6 +23,7 @@ use crate::config::{HealingPolicy, VectorConfig};
 use crate::error::{Ctx, Result, VectorError};
 use crate::metric::Metric;
 use crate::schema::{now_ms, CentroidRecord, DataKey, DomainConfig, StoreNames, VecKey};
+use crate::stored::StoredVector;
 
 /// A rebuild lock whose heartbeat is older than this is considered crashed (writers ignore it
 /// and the next rebuild cleans up after it).
@@ -91,25 +92,27 @@ pub struct VectorStore {
     pub(crate) prune: bool,
     pub(crate) sys: Btree<String, DomainConfig>,
     pub(crate) centroids: Btree<u32, CentroidRecord>,
-    pub(crate) vecs: Btree<VecKey, Vec<f32>>,
+    pub(crate) vecs: Btree<VecKey, StoredVector>,
     pub(crate) data: Btree<DataKey, Value>,
     pub(crate) lku: Btree<u64, String>,
     #[allow(dead_code)]
     pub(crate) tmp: Btree<String, Vec<f32>>,
 }
 
-/// Store options per store kind (fixed at creation, so always built here).
+/// Options of a store of kind `kind` created now ([`crate::schema::LAYOUT_VERSION`]).
 pub(crate) fn options(kind: &str) -> StoreOptions {
     match kind {
         "sys" => StoreOptions::with_slot_length(8),
         "centroids" => StoreOptions::with_slot_length(64),
-        "vecs" => StoreOptions::with_slot_length(128).unique(false),
-        "lku" => StoreOptions::with_slot_length(1000).unique(false),
+        "vecs" => StoreOptions::with_slot_length(256).unique(false),
+        "lku" => StoreOptions::with_slot_length(2000).unique(false),
+        "data" => StoreOptions::with_slot_length(512),
         _ => StoreOptions::with_slot_length(256).unique(false),
     }
 }
 
-/// Opens (writing transactions: creates) a store of the domain.
+/// Opens a store of the domain: an existing one with the options it was created with, a
+/// missing one (writing transactions only) created with [`options`].
 pub(crate) async fn open_tree<K, V>(
     tx: &Transaction,
     domain: &str,
@@ -121,7 +124,11 @@ where
     V: sop_core::Value,
 {
     if tx.mode() == TransactionMode::ForWriting {
-        tx.new_btree(name, options(kind)).await.ctx(domain, name)
+        if tx.has_btree(name) {
+            tx.open_btree(name).await.ctx(domain, name)
+        } else {
+            tx.new_btree(name, options(kind)).await.ctx(domain, name)
+        }
     } else {
         match tx.open_btree(name).await {
             Err(sop_core::SopError::StoreNotFound(_)) if kind == "sys" => {
@@ -199,6 +206,7 @@ impl VectorStore {
                     built_items: 0,
                     built_centroids: 0,
                     lock: None,
+                    layout: crate::schema::LAYOUT_VERSION,
                 };
                 sys.add(domain.to_string(), c.clone())
                     .await
@@ -384,7 +392,7 @@ impl VectorStore {
             })?;
         Ok(Some(Record {
             id: id.to_string(),
-            vector,
+            vector: vector.to_vec(),
             payload,
         }))
     }

@@ -7,6 +7,7 @@ use common::{around, db, items, random_vec, reader, rng, write, TestResult};
 use sop_core::{StoreOptions, TransactionMode};
 use sop_vector::kmeans::{train, KMeansConfig};
 use sop_vector::schema::VecKey;
+use sop_vector::stored::StoredVector;
 use sop_vector::synthetic::{generate, ClusteredSpec};
 use sop_vector::{
     lock_domain, optimize, HealingPolicy, NewItem, RebuildOptions, VectorConfig, VectorStore,
@@ -179,13 +180,16 @@ async fn crashed_rebuild_is_cleaned_up_by_the_next_run() -> TestResult {
     lock_domain(&db, "k", "crashed-run", 60_000).await?;
     let tx = db.begin(TransactionMode::ForWriting).await?;
     let half = tx
-        .new_btree::<VecKey, Vec<f32>>(
+        .new_btree::<VecKey, StoredVector>(
             "k/vecs_v2",
             StoreOptions::with_slot_length(128).unique(false),
         )
         .await?;
-    half.add(VecKey::new(0, 0.0, "ghost"), vec![1.0, 0.0, 0.0, 0.0])
-        .await?;
+    half.add(
+        VecKey::new(0, 0.0, "ghost"),
+        StoredVector::new(&[1.0, 0.0, 0.0, 0.0]),
+    )
+    .await?;
     tx.commit().await?;
     assert!(
         write(&db, "k", &cfg, vec![NewItem::new("y", vs[0].clone())])

@@ -12,6 +12,7 @@ use sop_core::{Btree, Database, Direction, Transaction, TransactionMode};
 use sop_models::ModelRegistry;
 use sop_search::{SearchConfig, SearchIndex};
 use sop_vector::schema::{CentroidRecord, DataKey, DomainConfig, StoreNames, VecKey};
+use sop_vector::stored::StoredVector;
 use sop_vector::{prepare_vector, Metric, VectorConfig, VectorStore};
 
 use super::workload::{payload, Body, Expected, CATEGORY, DIM, MODELS, TEXT, VECTORS};
@@ -109,7 +110,7 @@ async fn check_vectors(tx: &Transaction, exp: &Expected) -> Result<u64, Error> {
         .ok_or("vector domain record missing")?
         .active_version;
     let data: Btree<DataKey, Value> = tx.open_btree(&names.data()).await?;
-    let vecs: Btree<VecKey, Vec<f32>> = tx.open_btree(&names.vecs(version)).await?;
+    let vecs: Btree<VecKey, StoredVector> = tx.open_btree(&names.vecs(version)).await?;
     let centroids: Btree<u32, CentroidRecord> = tx.open_btree(&names.centroids(version)).await?;
     let mut by_id: BTreeMap<String, VecKey> = BTreeMap::new();
     for (k, _) in all(&vecs).await? {
