@@ -16,12 +16,13 @@ use sop_search::{SearchConfig, SearchIndex};
 const CASES: usize = 150;
 const DIMS: usize = 256;
 
+/// Node packs and value blob files under `dir`, recursively.
 fn blob_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_dir() {
             blob_files(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "blob") {
+        } else if path.extension().is_some_and(|e| e == "blob" || e == "pack") {
             out.push(path);
         }
     }
