@@ -204,6 +204,20 @@ impl SopError {
         }
     }
 
+    /// `Ok` when the checksum `stored` in a whole-file record of `path` equals the
+    /// one `computed` from the bytes read; otherwise [`SopError::Corrupt`] naming the file.
+    pub fn check_crc(path: &std::path::Path, stored: u32, computed: u32) -> Result<(), Self> {
+        if stored == computed {
+            return Ok(());
+        }
+        Err(SopError::Corrupt {
+            path: path.to_path_buf(),
+            block: None,
+            stored,
+            computed,
+        })
+    }
+
     /// True when retrying the whole transaction may succeed (conflicts,
     /// timeouts, Redis unavailable or the cluster lock lost).
     pub fn is_retryable(&self) -> bool {

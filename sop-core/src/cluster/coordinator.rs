@@ -248,15 +248,7 @@ fn parse_cluster_id(path: &Path, bytes: &[u8]) -> Result<Uuid> {
         .ok_or_else(|| SopError::format(path, "cluster id file has no checksum"))?;
     let stored = u32::from_str_radix(crc, 16)
         .map_err(|_| SopError::format(path, "cluster id checksum is not hexadecimal"))?;
-    let computed = crc32fast::hash(body.as_bytes());
-    if stored != computed {
-        return Err(SopError::Corrupt {
-            path: path.to_path_buf(),
-            block: None,
-            stored,
-            computed,
-        });
-    }
+    SopError::check_crc(path, stored, crc32fast::hash(body.as_bytes()))?;
     let mut parts = body.split(' ');
     let (magic, version, id) = (parts.next(), parts.next(), parts.next());
     if magic != Some(CLUSTER_ID_MAGIC) || version != Some("1") {

@@ -65,15 +65,7 @@ fn decode<T: DeserializeOwned>(path: &Path, tag: &str, bytes: &[u8]) -> Result<T
             format!("unsupported format version {version}"),
         ));
     }
-    let computed = crc32fast::hash(body);
-    if computed != stored {
-        return Err(SopError::Corrupt {
-            path: path.to_path_buf(),
-            block: None,
-            stored,
-            computed,
-        });
-    }
+    SopError::check_crc(path, stored, crc32fast::hash(body))?;
     serde_json::from_slice(body).map_err(|e| SopError::format(path, format!("bad JSON: {e}")))
 }
 

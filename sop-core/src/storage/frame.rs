@@ -127,15 +127,7 @@ pub fn open<'a>(path: &Path, expected: FrameKind, bytes: &'a [u8]) -> Result<&'a
     let payload = bytes
         .get(FRAME_HEADER..FRAME_HEADER + header.len)
         .ok_or_else(|| SopError::format(path, "truncated frame payload"))?;
-    let computed = crc32fast::hash(payload);
-    if computed != header.crc {
-        return Err(SopError::Corrupt {
-            path: path.to_path_buf(),
-            block: None,
-            stored: header.crc,
-            computed,
-        });
-    }
+    SopError::check_crc(path, header.crc, crc32fast::hash(payload))?;
     Ok(payload)
 }
 

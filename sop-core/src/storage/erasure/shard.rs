@@ -94,15 +94,7 @@ pub fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<(ShardHeader, &'a [u8])
         ));
     }
     let stored = le_u32(bytes, HEADER_CRC_AT);
-    let computed = crc32fast::hash(&bytes[..HEADER_CRC_AT]);
-    if stored != computed {
-        return Err(SopError::Corrupt {
-            path: path.to_path_buf(),
-            block: None,
-            stored,
-            computed,
-        });
-    }
+    SopError::check_crc(path, stored, crc32fast::hash(&bytes[..HEADER_CRC_AT]))?;
     if &bytes[0..4] != MAGIC {
         return Err(SopError::format(path, "bad shard magic"));
     }
@@ -147,15 +139,7 @@ pub fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<(ShardHeader, &'a [u8])
             ),
         ));
     }
-    let computed = crc32fast::hash(payload);
-    if computed != header.payload_crc {
-        return Err(SopError::Corrupt {
-            path: path.to_path_buf(),
-            block: None,
-            stored: header.payload_crc,
-            computed,
-        });
-    }
+    SopError::check_crc(path, header.payload_crc, crc32fast::hash(payload))?;
     Ok((header, payload))
 }
 
