@@ -280,6 +280,16 @@ async fn check_bank(db: &Database, reported: &[(u32, HashSet<u32>)]) -> Result<u
     Ok(entries.len())
 }
 
+/// Creates the bank's accounts in a fresh clustered database at `dir`.
+fn setup_accounts(rt: &tokio::runtime::Runtime, dir: &Path, redis_url: &str) {
+    rt.block_on(async {
+        let db = Database::open(options(dir, redis_url)).await?;
+        create_accounts(&db).await?;
+        db.close().await
+    })
+    .expect("setup");
+}
+
 #[test]
 fn four_processes_bank_transfers_keep_every_transfer_and_the_total() {
     let Some(redis) = redis_or_skip("bank") else {
@@ -287,12 +297,7 @@ fn four_processes_bank_transfers_keep_every_transfer_and_the_total() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = runtime();
-    rt.block_on(async {
-        let db = Database::open(options(dir.path(), &redis.url())).await?;
-        create_accounts(&db).await?;
-        db.close().await
-    })
-    .expect("setup");
+    setup_accounts(&rt, dir.path(), &redis.url());
     let started = Instant::now();
     let mut children: Vec<Child> = (0..4)
         .map(|w| spawn_worker("bank", dir.path(), &redis.url(), w, 100))
@@ -362,12 +367,7 @@ fn a_worker_killed_inside_its_commit_does_not_stop_the_others() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = runtime();
-    rt.block_on(async {
-        let db = Database::open(options(dir.path(), &redis.url())).await?;
-        create_accounts(&db).await?;
-        db.close().await
-    })
-    .expect("setup");
+    setup_accounts(&rt, dir.path(), &redis.url());
     let mut victim = spawn_worker("victim", dir.path(), &redis.url(), 9, 100);
     // Wait until the victim armed its stall, then let it reach the fsync.
     let out = victim.stdout.take().expect("stdout");
@@ -426,12 +426,7 @@ fn work_resumes_after_redis_restarts_empty() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = runtime();
-    rt.block_on(async {
-        let db = Database::open(options(dir.path(), &redis.url())).await?;
-        create_accounts(&db).await?;
-        db.close().await
-    })
-    .expect("setup");
+    setup_accounts(&rt, dir.path(), &redis.url());
     let children: Vec<Child> = (0..3)
         .map(|w| spawn_worker("bank", dir.path(), &redis.url(), w, 80))
         .collect();
