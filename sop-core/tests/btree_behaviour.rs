@@ -522,3 +522,51 @@ async fn has_btree_reports_existence_without_failing() -> R {
     assert!(tx.is_active(), "asking does not roll back");
     Ok(())
 }
+
+/// `add` on a unique tree refuses every existing key wherever it sits
+/// relative to leaf edges: after an ascending load (append splits leave full
+/// leaves), a scrambled load in between, and removals that leave separators
+/// naming keys no longer present. Checked against a reference map, also
+/// after the commit.
+#[tokio::test]
+async fn unique_adds_refuse_existing_keys_at_leaf_edges() -> R {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path()).await?;
+    let opts = StoreOptions::with_slot_length(8);
+    let tx = db.begin(TransactionMode::ForWriting).await?;
+    let t = tx.new_btree::<u64, u64>("edges", opts).await?;
+    let mut reference = BTreeMap::new();
+    for k in 0..3000u64 {
+        assert!(t.add(k * 2, k).await?, "ascending {k}");
+        reference.insert(k * 2, k);
+    }
+    for k in (0..3000u64).map(|i| (i * 1237) % 3000) {
+        assert!(t.add(k * 2 + 1, k).await?, "scrambled {k}");
+        reference.insert(k * 2 + 1, k);
+    }
+    for k in (0..6000u64).step_by(5) {
+        assert!(t.remove(&k).await?);
+        reference.remove(&k);
+    }
+    for k in 0..6100u64 {
+        let added = t.add(k, u64::MAX).await?;
+        assert_eq!(added, !reference.contains_key(&k), "key {k}");
+        reference.entry(k).or_insert(u64::MAX);
+    }
+    assert_eq!(t.count().await?, reference.len() as u64);
+    tx.commit().await?;
+
+    let tx = db.begin(TransactionMode::ForReading).await?;
+    let t = tx.open_btree::<u64, u64>("edges").await?;
+    for (k, v) in &reference {
+        assert_eq!(t.get(k).await?, Some(*v), "key {k}");
+    }
+    let mut stored = Vec::new();
+    let mut keys = std::pin::pin!(t.keys(.., Direction::Forward));
+    while let Some(k) = keys.next().await {
+        stored.push(k?);
+    }
+    assert_eq!(stored, reference.keys().copied().collect::<Vec<_>>());
+    tx.commit().await?;
+    Ok(())
+}

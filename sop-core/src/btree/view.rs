@@ -543,27 +543,52 @@ impl<K: Key, V: Value> TreeView<K, V> {
     pub fn insert_unique(&mut self, item: Arc<Item<K>>) -> Step<Option<Hit<K, V>>> {
         self.pin_all = true;
         let loc = self.seek(Bound::At(&item.key, item.id))?;
-        // The first item with the key is next to the insert position; only at
-        // a leaf's edge may it live in a neighbouring leaf.
+        // An item with the key is next to the insert position: inside the
+        // leaf, or at a leaf's edge in the neighbouring leaf, which can hold
+        // it only when the separator between the two leaves has the key.
         let len = loc.leaf.len();
-        if loc.pos == 0 || loc.pos == len {
+        for pos in [loc.pos.wrapping_sub(1), loc.pos] {
+            let same = item_at(&loc.leaf, pos)
+                .is_some_and(|it| self.cmp_keys(it.key, &item.key) == Ordering::Equal);
+            if same {
+                return Ok(Some(Hit {
+                    leaf: loc.leaf,
+                    pos,
+                }));
+            }
+        }
+        let across = (loc.pos == 0 && self.edge_separator_has(&loc.path, &item.key, false)?)
+            || (loc.pos == len && self.edge_separator_has(&loc.path, &item.key, true)?);
+        if across {
             if let Some(hit) = self.lookup_first(&item.key)? {
                 return Ok(Some(hit));
-            }
-        } else {
-            for pos in [loc.pos - 1, loc.pos] {
-                let same = item_at(&loc.leaf, pos)
-                    .is_some_and(|it| self.cmp_keys(it.key, &item.key) == Ordering::Equal);
-                if same {
-                    return Ok(Some(Hit {
-                        leaf: loc.leaf,
-                        pos,
-                    }));
-                }
             }
         }
         self.insert_at(loc, item)?;
         Ok(None)
+    }
+
+    /// Whether the separator bounding the leaf reached by `path` on its right
+    /// (`right`) or left side has `key`. Every item left of a separator is
+    /// below it and every item right of it at or above it, so a key other
+    /// than the separator's cannot straddle that boundary. `false` at the
+    /// tree's edge (no separator on that side).
+    fn edge_separator_has(&mut self, path: &[(NodeId, usize)], key: &K, right: bool) -> Step<bool> {
+        for &(parent_id, idx) in path.iter().rev() {
+            let parent = self.node(parent_id)?;
+            let Node::Internal { seps, .. } = &*parent else {
+                continue;
+            };
+            let sep = if right {
+                seps.get(idx)
+            } else {
+                idx.checked_sub(1).and_then(|i| seps.get(i))
+            };
+            if let Some((sep_key, _)) = sep {
+                return Ok(self.cmp_keys(sep_key, key) == Ordering::Equal);
+            }
+        }
+        Ok(false)
     }
 
     /// Inserts `item` at `loc` (its position) and splits as needed.
@@ -583,6 +608,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
             let Node::Leaf(items, _) = self.writable(leaf_id)? else {
                 return Err(SopError::format("leaf", "expected a leaf").into());
             };
+            let appended = pos == items.len();
             items.insert(
                 pos,
                 item.key.clone(),
@@ -591,7 +617,15 @@ impl<K: Key, V: Value> TreeView<K, V> {
                 item.value.as_ref(),
             );
             if items.len() > slot {
-                let right = items.split_off(items.len() / 2);
+                // Ascending runs (bulk loads, key-ordered ingest) append at a
+                // leaf's end: moving only the new item on leaves full leaves
+                // behind instead of half-empty ones, and copies nothing.
+                let cut = if appended {
+                    items.len() - 1
+                } else {
+                    items.len() / 2
+                };
+                let right = items.split_off(cut);
                 Some(right)
             } else {
                 None

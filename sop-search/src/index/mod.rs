@@ -12,6 +12,7 @@
 
 mod cache;
 mod config;
+mod grouping;
 mod read;
 mod records;
 mod term_update;

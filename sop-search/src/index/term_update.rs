@@ -11,8 +11,8 @@
 use crate::error::Result;
 use crate::postings::ScoreFrontier;
 
+use super::grouping::TermDelta;
 use super::records::{frontier_of, Entry, PostingBlock, TermEntry, POSTINGS_PER_BLOCK};
-use super::write::TermDelta;
 use super::{InIndex, SearchIndex};
 
 impl SearchIndex {

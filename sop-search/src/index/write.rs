@@ -2,10 +2,10 @@
 //!
 //! Every public operation is one [`Change`]: the old records of documents removed or
 //! replaced, and the documents added (analysed, with fresh doc numbers). Doc records are
-//! written as the change is built (an insert, one B-tree descent, for a new id); the change
-//! is then applied term by term (see `term_update`: each touched term's entry is read and
-//! written once, whatever the number of documents), then the doc number table and the
-//! globals are written. Invariants: see `records`; in particular a batch touches every term
+//! written as the change is built (an insert, one B-tree descent, for a new id); the change's
+//! postings are then grouped by term (see `grouping`) and applied term by term (see
+//! `term_update`: each touched term's entry is read and written once, whatever the number
+//! of documents), then the doc number table and the globals are written. Invariants: see `records`; in particular a batch touches every term
 //! once, and everything happens inside the caller's transaction.
 
 use std::collections::HashMap;
@@ -15,17 +15,9 @@ use foldhash::fast::RandomState;
 
 use crate::error::{Result, SearchError};
 
-use super::records::{DocRecord, Entry, Globals, TermEntry, DOCS_PER_BLOCK};
+use super::grouping::{group_by_term, AddedPostings};
+use super::records::{DocRecord, Globals, TermEntry, DOCS_PER_BLOCK};
 use super::{InIndex, SearchIndex, SINGLE};
-
-/// The first 8 bytes of `term`, zero-padded, big-endian: ordering by it, then by the whole
-/// term, is the byte order of the terms.
-fn sort_prefix(term: &str) -> u64 {
-    let mut b = [0u8; 8];
-    let n = term.len().min(8);
-    b[..n].copy_from_slice(&term.as_bytes()[..n]);
-    u64::from_be_bytes(b)
-}
 
 /// A document added by a change.
 struct NewDoc<'a> {
@@ -40,13 +32,6 @@ struct NewDoc<'a> {
 struct Change<'a> {
     removed: Vec<(String, DocRecord)>,
     added: Vec<NewDoc<'a>>,
-}
-
-/// Postings of one term removed and added by a change, each sorted by doc.
-#[derive(Default)]
-pub(super) struct TermDelta {
-    pub removed: Vec<Entry>,
-    pub added: Vec<Entry>,
 }
 
 impl SearchIndex {
@@ -148,41 +133,21 @@ impl SearchIndex {
     }
 
     async fn apply(&self, change: Change<'_>, mut globals: Globals) -> Result<()> {
-        let mut deltas: HashMap<Arc<str>, TermDelta, RandomState> = HashMap::default();
-        for (id, rec) in &change.removed {
-            let ok = rec.for_each_term(|term, tf| {
-                let e = Entry {
-                    doc: rec.doc_no,
-                    tf,
-                    len: rec.len,
-                };
-                deltas.entry(term.into()).or_default().removed.push(e);
-            });
-            if !ok {
-                return Err(self.corrupt(format!("doc `{id}`: unreadable term list")));
-            }
-        }
-        for doc in &change.added {
-            for (term, tf) in &doc.terms {
-                let e = Entry {
-                    doc: doc.doc_no,
-                    tf: *tf,
-                    len: doc.len,
-                };
-                deltas.entry(term.clone()).or_default().added.push(e);
-            }
-        }
-        // Key order (B-tree locality); comparing 8-byte prefixes first is much cheaper.
-        let mut deltas: Vec<(u64, Arc<str>, TermDelta)> = deltas
-            .into_iter()
-            .map(|(term, delta)| (sort_prefix(&term), term, delta))
+        let added: Vec<AddedPostings<'_>> = change
+            .added
+            .iter()
+            .map(|d| AddedPostings {
+                doc_no: d.doc_no,
+                len: d.len,
+                terms: &d.terms,
+            })
             .collect();
-        deltas.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-        let sorted: Vec<&str> = deltas.iter().map(|(_, t, _)| &**t).collect();
+        let removed = change.removed.iter().map(|(id, rec)| (id.as_str(), rec));
+        let deltas = group_by_term(removed, &added)
+            .map_err(|id| self.corrupt(format!("doc `{id}`: unreadable term list")))?;
+        let sorted: Vec<&str> = deltas.iter().map(|(t, _)| &**t).collect();
         let entries = self.load_terms(&sorted).await?;
-        for ((_, term, mut delta), found) in deltas.into_iter().zip(entries) {
-            delta.removed.sort_unstable();
-            delta.added.sort_unstable();
+        for ((term, delta), found) in deltas.into_iter().zip(entries) {
             self.apply_term(&term, found, delta).await?;
         }
         self.write_numbers(&change).await?;
@@ -259,33 +224,5 @@ impl SearchIndex {
             g.total_tokens += u64::from(doc.len);
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sort_prefix;
-
-    #[test]
-    fn prefix_then_term_order_is_byte_order() {
-        let mut terms = vec![
-            "fox",
-            "foxes",
-            "fo",
-            "",
-            "aerodynam",
-            "aerodynamic",
-            "aerodyn",
-            "zz",
-            "a\u{0}b",
-            "a",
-            "éclair",
-            "eclair",
-            "aerodynamics",
-        ];
-        let mut by_prefix = terms.clone();
-        by_prefix.sort_by(|a, b| sort_prefix(a).cmp(&sort_prefix(b)).then_with(|| a.cmp(b)));
-        terms.sort();
-        assert_eq!(by_prefix, terms);
     }
 }
