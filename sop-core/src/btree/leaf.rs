@@ -1,6 +1,7 @@
-//! A leaf's storage: keys in one array (what binary search reads), ids,
-//! versions and value locations in a parallel one, values as encoded
-//! MessagePack bytes in a few shared chunks.
+//! A leaf's storage: keys in one array (what binary search reads), value
+//! locations in a parallel compact one (what a point read needs next), ids
+//! and versions in a third, values as encoded MessagePack bytes in a few
+//! shared chunks.
 //!
 //! Copy-on-write of a leaf is the hot path of every write transaction (the
 //! first change of a leaf in a transaction copies it). Keeping no per-item
@@ -10,8 +11,11 @@
 //! shares the value chunks and appends new values to a chunk of its own.
 //!
 //! Invariants:
-//! - `keys` and `slots` have the same length; items are sorted by
+//! - `keys`, `locs` and `metas` have the same length; items are sorted by
 //!   `(key, id)` under the store's order (maintained by the caller).
+//! - `locs` stays small (12 bytes an item) so that a search can ask for all
+//!   of it together with the keys ([`Leaf::prefetch_search`]): a point read
+//!   then waits for memory once for both, not once for each.
 //! - A chunk shared with another leaf (reference count > 1) is never
 //!   modified; only a uniquely owned last chunk is appended to.
 //! - `dead` counts bytes in chunks that no slot references; when it exceeds
@@ -37,22 +41,28 @@ pub enum CellRef<'a> {
     Blob(Uuid),
 }
 
-/// An item's id, version and where its value lies.
+/// Where an item's value lies.
 #[derive(Debug, Clone, Copy)]
-struct Slot {
-    id: Uuid,
-    version: u64,
+struct Loc {
     off: u32,
     len: u32,
     chunk: u16,
     blob: bool,
 }
 
+/// An item's id and version.
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    id: Uuid,
+    version: u64,
+}
+
 /// The items of a leaf (see the module docs).
 #[derive(Debug)]
 pub struct Leaf<K> {
     keys: Vec<K>,
-    slots: Vec<Slot>,
+    locs: Vec<Loc>,
+    metas: Vec<Meta>,
     chunks: Chunks,
     dead: usize,
 }
@@ -61,7 +71,8 @@ impl<K> Default for Leaf<K> {
     fn default() -> Self {
         Leaf {
             keys: Vec::new(),
-            slots: Vec::new(),
+            locs: Vec::new(),
+            metas: Vec::new(),
             chunks: Chunks::default(),
             dead: 0,
         }
@@ -81,11 +92,14 @@ impl<K: Clone> Leaf<K> {
         let cap = self.len() + room;
         let mut keys = Vec::with_capacity(cap);
         keys.extend_from_slice(&self.keys);
-        let mut slots = Vec::with_capacity(cap);
-        slots.extend_from_slice(&self.slots);
+        let mut locs = Vec::with_capacity(cap);
+        locs.extend_from_slice(&self.locs);
+        let mut metas = Vec::with_capacity(cap);
+        metas.extend_from_slice(&self.metas);
         Leaf {
             keys,
-            slots,
+            locs,
+            metas,
             chunks: self.chunks.clone(),
             dead: self.dead,
         }
@@ -120,22 +134,31 @@ impl<K> Leaf<K> {
     /// The item id at `i`.
     #[inline]
     pub fn id(&self, i: usize) -> Uuid {
-        self.slots[i].id
+        self.metas[i].id
     }
 
     /// The version (last writer) of the item at `i`.
     #[inline]
     pub fn version(&self, i: usize) -> u64 {
-        self.slots[i].version
+        self.metas[i].version
     }
 
-    fn bytes(&self, s: &Slot) -> &[u8] {
+    /// Asks for what a search and then a point read of this leaf read (the
+    /// keys and the value locations), all at once.
+    #[inline(always)]
+    pub fn prefetch_search(&self) {
+        crate::btree::prefetch::slice(&self.keys);
+        crate::btree::prefetch::slice(&self.locs);
+    }
+
+    fn bytes(&self, s: &Loc) -> &[u8] {
         &self.chunks.get(s.chunk as usize)[s.off as usize..(s.off + s.len) as usize]
     }
 
     /// The value of the item at `i`.
+    #[inline]
     pub fn value(&self, i: usize) -> CellRef<'_> {
-        let s = &self.slots[i];
+        let s = &self.locs[i];
         let b = self.bytes(s);
         if s.blob {
             let mut id = [0u8; 16];
@@ -152,7 +175,7 @@ impl<K> Leaf<K> {
     }
 
     /// Stores `value`'s bytes, compacting first when the chunk list is full.
-    fn push_value(&mut self, id: Uuid, version: u64, value: CellRef<'_>) -> Slot {
+    fn push_value(&mut self, value: CellRef<'_>) -> Loc {
         let (bytes, blob): (&[u8], bool) = match &value {
             CellRef::Inline(b) => (b, false),
             CellRef::Blob(id) => (id.as_bytes(), true),
@@ -180,9 +203,7 @@ impl<K> Leaf<K> {
                 0
             }
         } as u32;
-        Slot {
-            id,
-            version,
+        Loc {
             off,
             len: bytes.len() as u32,
             chunk: (self.chunks.len() - 1) as u16,
@@ -194,13 +215,13 @@ impl<K> Leaf<K> {
     /// index `from`.
     fn merge_from(&mut self, from: usize) {
         let live: usize = self
-            .slots
+            .locs
             .iter()
             .filter(|s| s.chunk as usize >= from)
             .map(|s| s.len as usize)
             .sum();
         let mut buf = Vec::with_capacity(live);
-        for s in self.slots.iter_mut().filter(|s| s.chunk as usize >= from) {
+        for s in self.locs.iter_mut().filter(|s| s.chunk as usize >= from) {
             let chunk = self.chunks.get(s.chunk as usize);
             let off = buf.len() as u32;
             buf.extend_from_slice(&chunk[s.off as usize..(s.off + s.len) as usize]);
@@ -209,7 +230,7 @@ impl<K> Leaf<K> {
         }
         self.chunks.truncate(from);
         self.chunks.push_shared(buf);
-        let live_all: usize = self.slots.iter().map(|s| s.len as usize).sum();
+        let live_all: usize = self.locs.iter().map(|s| s.len as usize).sum();
         self.dead = self.total_bytes() - live_all;
     }
 
@@ -236,7 +257,7 @@ impl<K> Leaf<K> {
     }
 
     /// Notes that a slot's bytes are no longer referenced.
-    fn release(&mut self, s: &Slot) {
+    fn release(&mut self, s: &Loc) {
         self.dead += s.len as usize;
         if self.dead * 2 > self.total_bytes() {
             self.compact();
@@ -245,9 +266,10 @@ impl<K> Leaf<K> {
 
     /// Inserts an item at `i`.
     pub fn insert(&mut self, i: usize, key: K, id: Uuid, version: u64, value: CellRef<'_>) {
-        let slot = self.push_value(id, version, value);
+        let loc = self.push_value(value);
         self.keys.insert(i, key);
-        self.slots.insert(i, slot);
+        self.locs.insert(i, loc);
+        self.metas.insert(i, Meta { id, version });
     }
 
     /// Removes the item at `i`, returning its key and its value blob (if any).
@@ -257,7 +279,8 @@ impl<K> Leaf<K> {
             CellRef::Inline(_) => None,
         };
         let key = self.keys.remove(i);
-        let s = self.slots.remove(i);
+        let s = self.locs.remove(i);
+        self.metas.remove(i);
         self.release(&s);
         (key, blob)
     }
@@ -269,10 +292,11 @@ impl<K> Leaf<K> {
             CellRef::Blob(b) => Some(b),
             CellRef::Inline(_) => None,
         };
-        let old = self.slots[i];
-        let slot = self.push_value(old.id, version, value);
+        let old = self.locs[i];
+        let loc = self.push_value(value);
         // `push_value` may have compacted: re-read the old slot's length only.
-        self.slots[i] = slot;
+        self.locs[i] = loc;
+        self.metas[i].version = version;
         self.keys[i] = key;
         self.release(&old);
         old_blob
@@ -285,7 +309,8 @@ impl<K: Clone> Leaf<K> {
         let mut right = Leaf::default();
         right.extend_from(self, at..self.len());
         self.keys.truncate(at);
-        self.slots.truncate(at);
+        self.locs.truncate(at);
+        self.metas.truncate(at);
         self.compact();
         right
     }
@@ -297,21 +322,22 @@ impl<K: Clone> Leaf<K> {
 
     /// Appends copies of `other`'s items in `range` (in order).
     fn extend_from(&mut self, other: &Leaf<K>, range: std::ops::Range<usize>) {
-        let bytes: usize = other.slots[range.clone()]
+        let bytes: usize = other.locs[range.clone()]
             .iter()
             .map(|s| s.len as usize)
             .sum();
         let mut buf = Vec::with_capacity(bytes);
         for i in range {
-            let s = other.slots[i];
+            let s = other.locs[i];
             let off = buf.len() as u32;
             buf.extend_from_slice(other.bytes(&s));
             self.keys.push(other.keys[i].clone());
-            self.slots.push(Slot {
+            self.locs.push(Loc {
                 off,
                 chunk: self.chunks.len() as u16,
                 ..s
             });
+            self.metas.push(other.metas[i]);
         }
         self.chunks.push_shared(buf);
         if self.chunks.len() > MAX_CHUNKS {
@@ -332,7 +358,8 @@ impl<K> LeafBuilder<K> {
         LeafBuilder {
             leaf: Leaf {
                 keys: Vec::with_capacity(n + 1),
-                slots: Vec::with_capacity(n + 1),
+                locs: Vec::with_capacity(n + 1),
+                metas: Vec::with_capacity(n + 1),
                 chunks: Chunks::default(),
                 dead: 0,
             },
@@ -349,14 +376,13 @@ impl<K> LeafBuilder<K> {
         let off = self.buf.len() as u32;
         self.buf.extend_from_slice(bytes);
         self.leaf.keys.push(key);
-        self.leaf.slots.push(Slot {
-            id,
-            version,
+        self.leaf.locs.push(Loc {
             off,
             len: bytes.len() as u32,
             chunk: 0,
             blob,
         });
+        self.leaf.metas.push(Meta { id, version });
     }
 
     /// The finished leaf.
