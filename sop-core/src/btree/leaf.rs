@@ -1,7 +1,6 @@
-//! A leaf's storage: keys in one array (what binary search reads), value
-//! locations in a parallel compact one (what a point read needs next), ids
-//! and versions in a third, values as encoded MessagePack bytes in a few
-//! shared chunks.
+//! A leaf's storage: keys, each with its value's location, in one array
+//! (what binary search and then a point read read), ids and versions in a
+//! parallel one, values as encoded MessagePack bytes in a few shared chunks.
 //!
 //! Copy-on-write of a leaf is the hot path of every write transaction (the
 //! first change of a leaf in a transaction copies it). Keeping no per-item
@@ -11,11 +10,12 @@
 //! shares the value chunks and appends new values to a chunk of its own.
 //!
 //! Invariants:
-//! - `keys`, `locs` and `metas` have the same length; items are sorted by
+//! - `entries` and `metas` have the same length; items are sorted by
 //!   `(key, id)` under the store's order (maintained by the caller).
-//! - `locs` stays small (12 bytes an item) so that a search can ask for all
-//!   of it together with the keys ([`Leaf::prefetch_search`]): a point read
-//!   then waits for memory once for both, not once for each.
+//! - An entry is a key and a 12-byte location, so that a search can ask for
+//!   all entries at once ([`Leaf::prefetch_search`]) and a point read then
+//!   finds the value's location in memory it already waited for (one memory
+//!   page, not one for the keys and one for the locations).
 //! - A chunk shared with another leaf (reference count > 1) is never
 //!   modified; only a uniquely owned last chunk is appended to.
 //! - `dead` counts bytes in chunks that no slot references; when it exceeds
@@ -50,6 +50,13 @@ struct Loc {
     blob: bool,
 }
 
+/// A key and where its value lies.
+#[derive(Debug, Clone)]
+struct Entry<K> {
+    key: K,
+    loc: Loc,
+}
+
 /// An item's id and version.
 #[derive(Debug, Clone, Copy)]
 struct Meta {
@@ -60,8 +67,7 @@ struct Meta {
 /// The items of a leaf (see the module docs).
 #[derive(Debug)]
 pub struct Leaf<K> {
-    keys: Vec<K>,
-    locs: Vec<Loc>,
+    entries: Vec<Entry<K>>,
     metas: Vec<Meta>,
     chunks: Chunks,
     dead: usize,
@@ -70,8 +76,7 @@ pub struct Leaf<K> {
 impl<K> Default for Leaf<K> {
     fn default() -> Self {
         Leaf {
-            keys: Vec::new(),
-            locs: Vec::new(),
+            entries: Vec::new(),
             metas: Vec::new(),
             chunks: Chunks::default(),
             dead: 0,
@@ -90,15 +95,12 @@ impl<K: Clone> Leaf<K> {
     /// A copy with room for `room` more items, sharing the value chunks.
     pub fn clone_with_room(&self, room: usize) -> Self {
         let cap = self.len() + room;
-        let mut keys = Vec::with_capacity(cap);
-        keys.extend_from_slice(&self.keys);
-        let mut locs = Vec::with_capacity(cap);
-        locs.extend_from_slice(&self.locs);
+        let mut entries = Vec::with_capacity(cap);
+        entries.extend_from_slice(&self.entries);
         let mut metas = Vec::with_capacity(cap);
         metas.extend_from_slice(&self.metas);
         Leaf {
-            keys,
-            locs,
+            entries,
             metas,
             chunks: self.chunks.clone(),
             dead: self.dead,
@@ -110,25 +112,20 @@ impl<K> Leaf<K> {
     /// Number of items.
     #[inline]
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.entries.len()
     }
 
     /// True when empty.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.entries.is_empty()
     }
 
-    /// All keys in order.
-    #[inline]
-    pub fn keys(&self) -> &[K] {
-        &self.keys
-    }
 
     /// The key at `i`.
     #[inline]
     pub fn key(&self, i: usize) -> &K {
-        &self.keys[i]
+        &self.entries[i].key
     }
 
     /// The item id at `i`.
@@ -147,8 +144,7 @@ impl<K> Leaf<K> {
     /// keys and the value locations), all at once.
     #[inline(always)]
     pub fn prefetch_search(&self) {
-        crate::btree::prefetch::slice(&self.keys);
-        crate::btree::prefetch::slice(&self.locs);
+        crate::btree::prefetch::slice(&self.entries);
     }
 
     fn bytes(&self, s: &Loc) -> &[u8] {
@@ -158,7 +154,7 @@ impl<K> Leaf<K> {
     /// The value of the item at `i`.
     #[inline]
     pub fn value(&self, i: usize) -> CellRef<'_> {
-        let s = &self.locs[i];
+        let s = &self.entries[i].loc;
         let b = self.bytes(s);
         if s.blob {
             let mut id = [0u8; 16];
@@ -215,13 +211,19 @@ impl<K> Leaf<K> {
     /// index `from`.
     fn merge_from(&mut self, from: usize) {
         let live: usize = self
-            .locs
+            .entries
             .iter()
+            .map(|e| &e.loc)
             .filter(|s| s.chunk as usize >= from)
             .map(|s| s.len as usize)
             .sum();
         let mut buf = Vec::with_capacity(live);
-        for s in self.locs.iter_mut().filter(|s| s.chunk as usize >= from) {
+        for s in self
+            .entries
+            .iter_mut()
+            .map(|e| &mut e.loc)
+            .filter(|s| s.chunk as usize >= from)
+        {
             let chunk = self.chunks.get(s.chunk as usize);
             let off = buf.len() as u32;
             buf.extend_from_slice(&chunk[s.off as usize..(s.off + s.len) as usize]);
@@ -230,7 +232,7 @@ impl<K> Leaf<K> {
         }
         self.chunks.truncate(from);
         self.chunks.push_shared(buf);
-        let live_all: usize = self.locs.iter().map(|s| s.len as usize).sum();
+        let live_all: usize = self.entries.iter().map(|e| e.loc.len as usize).sum();
         self.dead = self.total_bytes() - live_all;
     }
 
@@ -267,8 +269,7 @@ impl<K> Leaf<K> {
     /// Inserts an item at `i`.
     pub fn insert(&mut self, i: usize, key: K, id: Uuid, version: u64, value: CellRef<'_>) {
         let loc = self.push_value(value);
-        self.keys.insert(i, key);
-        self.locs.insert(i, loc);
+        self.entries.insert(i, Entry { key, loc });
         self.metas.insert(i, Meta { id, version });
     }
 
@@ -278,11 +279,10 @@ impl<K> Leaf<K> {
             CellRef::Blob(b) => Some(b),
             CellRef::Inline(_) => None,
         };
-        let key = self.keys.remove(i);
-        let s = self.locs.remove(i);
+        let e = self.entries.remove(i);
         self.metas.remove(i);
-        self.release(&s);
-        (key, blob)
+        self.release(&e.loc);
+        (e.key, blob)
     }
 
     /// Replaces key, version and value of the item at `i` (the id stays),
@@ -292,12 +292,11 @@ impl<K> Leaf<K> {
             CellRef::Blob(b) => Some(b),
             CellRef::Inline(_) => None,
         };
-        let old = self.locs[i];
+        let old = self.entries[i].loc;
         let loc = self.push_value(value);
         // `push_value` may have compacted: re-read the old slot's length only.
-        self.locs[i] = loc;
+        self.entries[i] = Entry { key, loc };
         self.metas[i].version = version;
-        self.keys[i] = key;
         self.release(&old);
         old_blob
     }
@@ -308,8 +307,7 @@ impl<K: Clone> Leaf<K> {
     pub fn split_off(&mut self, at: usize) -> Leaf<K> {
         let mut right = Leaf::default();
         right.extend_from(self, at..self.len());
-        self.keys.truncate(at);
-        self.locs.truncate(at);
+        self.entries.truncate(at);
         self.metas.truncate(at);
         self.compact();
         right
@@ -322,20 +320,22 @@ impl<K: Clone> Leaf<K> {
 
     /// Appends copies of `other`'s items in `range` (in order).
     fn extend_from(&mut self, other: &Leaf<K>, range: std::ops::Range<usize>) {
-        let bytes: usize = other.locs[range.clone()]
+        let bytes: usize = other.entries[range.clone()]
             .iter()
-            .map(|s| s.len as usize)
+            .map(|e| e.loc.len as usize)
             .sum();
         let mut buf = Vec::with_capacity(bytes);
         for i in range {
-            let s = other.locs[i];
+            let e = &other.entries[i];
             let off = buf.len() as u32;
-            buf.extend_from_slice(other.bytes(&s));
-            self.keys.push(other.keys[i].clone());
-            self.locs.push(Loc {
-                off,
-                chunk: self.chunks.len() as u16,
-                ..s
+            buf.extend_from_slice(other.bytes(&e.loc));
+            self.entries.push(Entry {
+                key: e.key.clone(),
+                loc: Loc {
+                    off,
+                    chunk: self.chunks.len() as u16,
+                    ..e.loc
+                },
             });
             self.metas.push(other.metas[i]);
         }
@@ -357,8 +357,7 @@ impl<K> LeafBuilder<K> {
     pub fn with_capacity(n: usize) -> Self {
         LeafBuilder {
             leaf: Leaf {
-                keys: Vec::with_capacity(n + 1),
-                locs: Vec::with_capacity(n + 1),
+                entries: Vec::with_capacity(n + 1),
                 metas: Vec::with_capacity(n + 1),
                 chunks: Chunks::default(),
                 dead: 0,
@@ -375,19 +374,19 @@ impl<K> LeafBuilder<K> {
         };
         let off = self.buf.len() as u32;
         self.buf.extend_from_slice(bytes);
-        self.leaf.keys.push(key);
-        self.leaf.locs.push(Loc {
+        let loc = Loc {
             off,
             len: bytes.len() as u32,
             chunk: 0,
             blob,
-        });
+        };
+        self.leaf.entries.push(Entry { key, loc });
         self.leaf.metas.push(Meta { id, version });
     }
 
     /// The finished leaf.
     pub fn finish(mut self) -> Leaf<K> {
-        if !self.leaf.keys.is_empty() {
+        if !self.leaf.entries.is_empty() {
             self.leaf.chunks.push_shared(self.buf);
         }
         self.leaf

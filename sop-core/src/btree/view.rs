@@ -906,11 +906,10 @@ fn prefetch_node<K, V>(node: &Node<K, V>) {
 /// Index of the first item of `leaf` that is `>= (key, id)` under `cmp`.
 #[inline]
 fn leaf_bound_by<K>(leaf: &Leaf<K>, key: &K, id: Uuid, cmp: impl Fn(&K, &K) -> Ordering) -> usize {
-    let keys = leaf.keys();
-    let (mut lo, mut hi) = (0, keys.len());
+    let (mut lo, mut hi) = (0, leaf.len());
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        let less = match cmp(&keys[mid], key) {
+        let less = match cmp(leaf.key(mid), key) {
             Ordering::Less => true,
             Ordering::Greater => false,
             // No id is below the nil id: skip reading the slot then.
