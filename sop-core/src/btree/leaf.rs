@@ -144,7 +144,7 @@ impl<K> Leaf<K> {
     /// keys and the value locations), all at once.
     #[inline(always)]
     pub fn prefetch_search(&self) {
-        crate::btree::prefetch::slice(&self.entries);
+        crate::btree::prefetch::search(&self.entries);
     }
 
     fn bytes(&self, s: &Loc) -> &[u8] {

@@ -2,28 +2,37 @@
 //!
 //! A binary search over a node's keys makes about `log2(n)` *dependent*
 //! loads: when the node is not in the CPU cache, each probe waits for memory
-//! in turn. Asking for the array's cache lines before the search lets the
-//! memory system fetch them in parallel, so the search waits about once.
+//! in turn. Asking for the lines of the search's first probes before it
+//! starts lets the memory system fetch them in parallel, so the search waits
+//! about twice (for those, then for the last few neighbouring lines) instead
+//! of once per probe.
 //!
 //! Invariants:
 //! - A prefetch is only a hint: it never faults (any address is allowed),
 //!   changes no memory and no result. On architectures other than x86_64 the
 //!   hints are no-ops.
-//! - At most [`MAX_LINES`] lines are requested per call: for a larger array
-//!   the lines of the search's first probes are requested instead, so a
-//!   huge node never floods the cache.
+//! - One call requests at most [`MAX_LINES`] lines ([`slice`]) or
+//!   [`SEARCH_PROBES`] lines ([`search`]): asking for every line of a large
+//!   node costs more (miss buffers fill up, the prefetches stall) than the
+//!   waits it saves.
+
+use std::mem::{size_of, size_of_val};
 
 /// Bytes per cache line assumed.
 pub const LINE: usize = 64;
 
-/// Most lines one call requests.
-pub const MAX_LINES: usize = 64;
+/// Most lines one [`slice`] call requests.
+pub const MAX_LINES: usize = 16;
 
-/// Hints that the elements of `items` will be read soon.
+/// Probes of a binary search [`search`] requests: its first four levels.
+pub const SEARCH_PROBES: usize = 15;
+
+/// Hints that the bytes of `items` (up to [`MAX_LINES`] lines) will be read
+/// soon.
 #[inline(always)]
 pub fn slice<T>(items: &[T]) {
     let base = items.as_ptr().cast::<u8>();
-    for off in line_offsets(std::mem::size_of_val(items), std::mem::size_of::<T>()) {
+    for off in line_offsets(size_of_val(items)) {
         line(base.wrapping_add(off));
     }
 }
@@ -40,31 +49,39 @@ pub fn bytes(bytes: &[u8]) {
     slice(bytes);
 }
 
-/// Byte offsets, within an array of `len` bytes made of elements of `elem`
-/// bytes, of the addresses to prefetch: one per cache line when the array
-/// spans at most [`MAX_LINES`] lines (plus its last byte, which may start a
-/// line of its own when the array is not line aligned); otherwise the
-/// starts of the elements a binary search probes first (at `k / MAX_LINES`
-/// of the array).
+/// Hints that a binary search over `items` is about to run: requests the
+/// elements it probes first (all of a small array).
 #[inline(always)]
-fn line_offsets(len: usize, elem: usize) -> impl Iterator<Item = usize> {
-    let (count, stride, elems) = if len == 0 {
-        (0, 0, 0)
-    } else if len <= (MAX_LINES - 1) * LINE {
-        (len.div_ceil(LINE), LINE, 0)
-    } else {
-        (MAX_LINES - 1, 0, len / elem.max(1))
-    };
-    let tail = (len > 0 && len <= (MAX_LINES - 1) * LINE).then_some(len - 1);
-    (0..count)
-        .map(move |k| {
-            if stride > 0 {
-                k * stride
-            } else {
-                (elems * (k + 1) / MAX_LINES) * elem
-            }
-        })
-        .chain(tail)
+pub fn search<T>(items: &[T]) {
+    let base = items.as_ptr().cast::<u8>();
+    for off in search_offsets(items.len(), size_of::<T>()) {
+        line(base.wrapping_add(off));
+    }
+}
+
+/// Byte offsets to prefetch for an array of `len` bytes: one per line (plus
+/// the last byte, which may start a line of its own when the array is not
+/// line aligned), at most [`MAX_LINES`].
+#[inline(always)]
+fn line_offsets(len: usize) -> impl Iterator<Item = usize> {
+    let lines = len.div_ceil(LINE).min(MAX_LINES);
+    let tail = (len > 0 && len <= MAX_LINES * LINE).then(|| len - 1);
+    (0..lines).map(|k| k * LINE).chain(tail)
+}
+
+/// Byte offsets to prefetch before a binary search over `n` elements of
+/// `elem` bytes: every line when the array spans at most [`SEARCH_PROBES`]
+/// lines, else the elements at `k * n / (SEARCH_PROBES + 1)` (the first
+/// probes: the middle, the quarters, the eighths, the sixteenths).
+#[inline(always)]
+fn search_offsets(n: usize, elem: usize) -> impl Iterator<Item = usize> {
+    let len = n * elem;
+    let small = len <= SEARCH_PROBES * LINE;
+    let lines = if small { line_offsets(len).count() } else { 0 };
+    let probes = if small { 0 } else { SEARCH_PROBES };
+    line_offsets(len)
+        .take(lines)
+        .chain((1..=probes).map(move |k| n * k / (SEARCH_PROBES + 1) * elem))
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -86,41 +103,43 @@ fn line(_p: *const u8) {}
 mod tests {
     use super::*;
 
-    /// The cache lines (relative to an array starting `start` bytes into a
-    /// line) that the offsets touch.
-    fn lines(start: usize, len: usize, elem: usize) -> Vec<usize> {
-        let mut v: Vec<usize> = line_offsets(len, elem)
-            .map(|o| (start + o) / LINE)
-            .collect();
+    /// The cache lines (of an array starting `start` bytes into a line)
+    /// that `offsets` touch.
+    fn lines(start: usize, offsets: impl Iterator<Item = usize>) -> Vec<usize> {
+        let mut v: Vec<usize> = offsets.map(|o| (start + o) / LINE).collect();
         v.dedup();
         v
     }
 
     #[test]
     fn small_arrays_get_every_line_aligned_or_not() {
-        assert!(lines(0, 0, 16).is_empty());
-        assert_eq!(lines(0, 1, 1), vec![0]);
-        assert_eq!(lines(0, 64, 16), vec![0]);
-        assert_eq!(lines(0, 65, 1), vec![0, 1]);
-        // 90 keys of 16 bytes starting mid-line span 24 lines, all requested.
+        assert!(lines(0, line_offsets(0)).is_empty());
+        assert_eq!(lines(0, line_offsets(1)), vec![0]);
+        assert_eq!(lines(0, line_offsets(64)), vec![0]);
+        assert_eq!(lines(0, line_offsets(65)), vec![0, 1]);
+        // 100 value bytes starting anywhere in a line: 2 or 3 lines, all.
         for start in [0, 8, 48, 63] {
-            let want: Vec<usize> = (start / LINE..=(start + 90 * 16 - 1) / LINE).collect();
-            assert_eq!(lines(start, 90 * 16, 16), want, "start {start}");
+            let want: Vec<usize> = (start / LINE..=(start + 99) / LINE).collect();
+            assert_eq!(lines(start, line_offsets(100)), want, "start {start}");
+            assert_eq!(lines(start, search_offsets(25, 4)), want, "start {start}");
         }
-        // Every offset stays inside the array.
-        assert!(line_offsets(1000, 8).all(|o| o < 1000));
+        assert!(line_offsets(1000).all(|o| o < 1000));
+        // Never more than MAX_LINES (+ the tail) lines.
+        assert_eq!(line_offsets(1 << 20).count(), MAX_LINES);
     }
 
     #[test]
     fn large_arrays_get_the_first_probes_only() {
-        let elem = 32;
-        let len = 10_000 * elem;
-        let offs: Vec<usize> = line_offsets(len, elem).collect();
-        assert_eq!(offs.len(), MAX_LINES - 1);
-        assert!(offs.iter().all(|o| o % elem == 0 && *o < len));
-        // The middle element (the first probe) is among them.
-        assert!(offs.contains(&(5_000 * elem)));
+        let (n, elem) = (128, 28);
+        let offs: Vec<usize> = search_offsets(n, elem).collect();
+        assert_eq!(offs.len(), SEARCH_PROBES);
+        assert!(offs.iter().all(|o| o % elem == 0 && *o < n * elem));
+        // The middle element (the first probe) and the quarters are there.
+        for i in [n / 2, n / 4, 3 * n / 4] {
+            assert!(offs.contains(&(i * elem)), "{i}");
+        }
         assert!(offs.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(search_offsets(0, 16).count(), 0);
     }
 
     #[test]
@@ -129,6 +148,9 @@ mod tests {
         slice(&keys);
         slice(&keys[3..7]);
         slice::<u64>(&[]);
+        search(&keys);
+        search(&keys[..2]);
+        search::<u64>(&[]);
         value(&keys[5]);
         value(&keys);
         bytes(&[1, 2, 3]);

@@ -888,17 +888,14 @@ impl<K: Key, V: Value> TreeView<K, V> {
     }
 }
 
-/// Asks for the lines a search of `node` reads (its header, then its keys;
-/// for an internal node also its children) all at once, so that the
-/// dependent probes of the binary search overlap their cache misses.
+/// Asks for the lines a search of `node` reads first (its header, then the
+/// first probes of its keys) all at once, so that the dependent probes of
+/// the binary search overlap their cache misses.
 #[inline(always)]
 fn prefetch_node<K, V>(node: &Node<K, V>) {
     prefetch::value(node);
     match node {
-        Node::Internal { seps, children } => {
-            prefetch::slice(seps);
-            prefetch::slice(children);
-        }
+        Node::Internal { seps, .. } => prefetch::search(seps),
         Node::Leaf(items, _) => items.prefetch_search(),
     }
 }
