@@ -302,7 +302,11 @@ impl Transaction {
     pub(crate) fn check_active(&self) -> Result<()> {
         let n = self.inner.unclocked.load(Ordering::Relaxed);
         let clock = n == 0;
-        let next = if n + 1 >= DEADLINE_CHECK_EVERY { 0 } else { n + 1 };
+        let next = if n + 1 >= DEADLINE_CHECK_EVERY {
+            0
+        } else {
+            n + 1
+        };
         self.inner.unclocked.store(next, Ordering::Relaxed);
         self.check_status(clock)
     }

@@ -481,11 +481,7 @@ impl<K: Key, V: Value> Btree<K, V> {
                 };
                 v.record_hit(&hit);
                 Ok(Some(match hit.value() {
-                    CellRef::Inline(bytes) => {
-                        // A value spans a few lines: fetch them together.
-                        crate::btree::prefetch::bytes(bytes);
-                        Ok(rmp_serde::from_slice::<V>(bytes))
-                    }
+                    CellRef::Inline(bytes) => Ok(rmp_serde::from_slice::<V>(bytes)),
                     CellRef::Blob(id) => Err(id),
                 }))
             })

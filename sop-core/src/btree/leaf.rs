@@ -12,10 +12,10 @@
 //! Invariants:
 //! - `entries` and `metas` have the same length; items are sorted by
 //!   `(key, id)` under the store's order (maintained by the caller).
-//! - An entry is a key and a 12-byte location, so that a search can ask for
-//!   all entries at once ([`Leaf::prefetch_search`]) and a point read then
-//!   finds the value's location in memory it already waited for (one memory
-//!   page, not one for the keys and one for the locations).
+//! - An entry is a key and a 12-byte location: a point read finds the
+//!   value's location in the line its search already waited for (one
+//!   memory page and line, not one for the keys and one for the locations);
+//!   [`Leaf::prefetch_search`] asks for the search's first probes at once.
 //! - A chunk shared with another leaf (reference count > 1) is never
 //!   modified; only a uniquely owned last chunk is appended to.
 //! - `dead` counts bytes in chunks that no slot references; when it exceeds
@@ -121,7 +121,6 @@ impl<K> Leaf<K> {
         self.entries.is_empty()
     }
 
-
     /// The key at `i`.
     #[inline]
     pub fn key(&self, i: usize) -> &K {
@@ -140,8 +139,8 @@ impl<K> Leaf<K> {
         self.metas[i].version
     }
 
-    /// Asks for what a search and then a point read of this leaf read (the
-    /// keys and the value locations), all at once.
+    /// Asks for the entries a binary search of this leaf probes first, all
+    /// at once.
     #[inline(always)]
     pub fn prefetch_search(&self) {
         crate::btree::prefetch::search(&self.entries);

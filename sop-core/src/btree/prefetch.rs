@@ -43,12 +43,6 @@ pub fn value<T>(value: &T) {
     slice(std::slice::from_ref(value));
 }
 
-/// Hints that `bytes` will be read soon.
-#[inline(always)]
-pub fn bytes(bytes: &[u8]) {
-    slice(bytes);
-}
-
 /// Hints that a binary search over `items` is about to run: requests the
 /// elements it probes first (all of a small array).
 #[inline(always)]
@@ -153,7 +147,7 @@ mod tests {
         search::<u64>(&[]);
         value(&keys[5]);
         value(&keys);
-        bytes(&[1, 2, 3]);
+        slice(&[1u8, 2, 3]);
         assert!(keys.iter().enumerate().all(|(i, k)| *k == [i as u8; 16]));
     }
 }
