@@ -11,8 +11,8 @@
 //! - A prefetch is only a hint: it never faults (any address is allowed),
 //!   changes no memory and no result. On architectures other than x86_64 the
 //!   hints are no-ops.
-//! - One call requests at most [`MAX_LINES`] lines ([`slice`]) or
-//!   [`SEARCH_PROBES`] lines ([`search`]): asking for every line of a large
+//! - One call requests at most [`MAX_LINES`] lines ([`slice()`]) or
+//!   [`SEARCH_PROBES`] lines ([`search()`]): asking for every line of a large
 //!   node costs more (miss buffers fill up, the prefetches stall) than the
 //!   waits it saves.
 
@@ -21,10 +21,10 @@ use std::mem::{size_of, size_of_val};
 /// Bytes per cache line assumed.
 pub const LINE: usize = 64;
 
-/// Most lines one [`slice`] call requests.
+/// Most lines one [`slice()`] call requests.
 pub const MAX_LINES: usize = 16;
 
-/// Probes of a binary search [`search`] requests: its first four levels.
+/// Probes of a binary search [`search()`] requests: its first four levels.
 pub const SEARCH_PROBES: usize = 15;
 
 /// Hints that the bytes of `items` (up to [`MAX_LINES`] lines) will be read
