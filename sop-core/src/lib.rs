@@ -53,7 +53,7 @@ pub use options::{
     DatabaseOptions, Mode, StoreOptions, TransactionMode, TransactionOptions, ValuePlacement,
     DEFAULT_MAX_TIME, MAX_MAX_TIME,
 };
-pub use transaction::Transaction;
+pub use transaction::{Transaction, DEADLINE_CHECK_EVERY};
 pub use uuid::Uuid;
 pub use verify::{VerifyOptions, VerifyPhase, VerifyProgress, VerifyReport};
 

@@ -8,7 +8,7 @@
 
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -202,8 +202,16 @@ pub(crate) struct TxInner {
     generation: u64,
     /// Set once the transaction left the active state and was unregistered.
     ended: std::sync::atomic::AtomicBool,
+    /// Operations since the clock was last read (see [`DEADLINE_CHECK_EVERY`]).
+    unclocked: AtomicU32,
     state: Mutex<TxState>,
 }
+
+/// Operations read the clock for the `max_time` deadline once every
+/// `DEADLINE_CHECK_EVERY` calls (a clock read per operation was a visible share of a
+/// point read); a transaction past its deadline fails on one of its next
+/// `DEADLINE_CHECK_EVERY` operations, and always at commit, which reads the clock.
+pub const DEADLINE_CHECK_EVERY: u32 = 64;
 
 impl TxInner {
     /// Unregisters the transaction from garbage-collection bookkeeping (once).
@@ -253,6 +261,7 @@ impl Transaction {
                 id: rand::random::<u64>() | 1,
                 generation,
                 ended: std::sync::atomic::AtomicBool::new(false),
+                unclocked: AtomicU32::new(0),
                 state: Mutex::new(TxState {
                     status: Status::Active,
                     views: BTreeMap::new(),
@@ -286,21 +295,42 @@ impl Transaction {
         &self.inner.engine
     }
 
-    /// Fails unless the transaction is active and within its `max_time`.
+    /// Fails unless the transaction is active and within its `max_time`;
+    /// an operation's check, which reads the clock only once every
+    /// [`DEADLINE_CHECK_EVERY`] calls (the count is per transaction and may lose an
+    /// increment when tasks race: it only paces the clock reads).
     pub(crate) fn check_active(&self) -> Result<()> {
-        let status = self.inner.state.lock().status.clone();
-        match status {
-            Status::Active => {
-                if self.inner.started.elapsed() > self.inner.max_time {
-                    let e = SopError::Timeout(self.inner.max_time);
-                    self.close(&e);
-                    return Err(e);
-                }
-                Ok(())
+        let n = self.inner.unclocked.load(Ordering::Relaxed);
+        let clock = n == 0;
+        let next = if n + 1 >= DEADLINE_CHECK_EVERY {
+            0
+        } else {
+            n + 1
+        };
+        self.inner.unclocked.store(next, Ordering::Relaxed);
+        self.check_status(clock)
+    }
+
+    /// [`Transaction::check_active`] with a clock read every time (commit
+    /// and rollback).
+    fn check_active_now(&self) -> Result<()> {
+        self.check_status(true)
+    }
+
+    fn check_status(&self, clock: bool) -> Result<()> {
+        match &self.inner.state.lock().status {
+            Status::Active => {}
+            Status::Committed => {
+                return Err(SopError::TransactionClosed("it was committed".into()))
             }
-            Status::Committed => Err(SopError::TransactionClosed("it was committed".into())),
-            Status::Closed(why) => Err(SopError::TransactionClosed(why)),
+            Status::Closed(why) => return Err(SopError::TransactionClosed(why.clone())),
         }
+        if clock && self.inner.started.elapsed() > self.inner.max_time {
+            let e = SopError::Timeout(self.inner.max_time);
+            self.close(&e);
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Marks the transaction rolled back because of `e` and drops its work.
@@ -439,7 +469,7 @@ impl Transaction {
     /// Commits: every change of every store becomes durable and visible
     /// atomically, or the transaction is rolled back and the error says why.
     pub async fn commit(&self) -> Result<()> {
-        self.check_active()?;
+        self.check_active_now()?;
         let (views, blobs) = {
             let mut s = self.inner.state.lock();
             (
@@ -572,7 +602,7 @@ impl Transaction {
 
     /// Rolls back: nothing this transaction did becomes visible.
     pub async fn rollback(&self) -> Result<()> {
-        self.check_active()?;
+        self.check_active_now()?;
         let blobs = {
             let mut s = self.inner.state.lock();
             s.status = Status::Closed("it was rolled back".into());

@@ -483,6 +483,29 @@ async fn wal_replay_and_conflicting_reopen_options() -> R {
 }
 
 #[tokio::test]
+async fn commit_past_max_time_fails_even_without_a_failed_operation() -> R {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path()).await?;
+    let opts = sop_core::TransactionOptions {
+        mode: TransactionMode::ForWriting,
+        max_time: std::time::Duration::from_millis(50),
+    };
+    let tx = db.begin_with(opts).await?;
+    let t = tx
+        .new_btree::<u32, u32>("late", StoreOptions::default())
+        .await?;
+    t.add(1, 1).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    // The next operation does not read the clock; commit always does.
+    t.add(2, 2).await?;
+    let err = tx.commit().await.expect_err("past max_time");
+    assert!(matches!(err, SopError::Timeout(_)), "{err}");
+    assert!(!tx.is_active());
+    assert!(!db.store_names().contains(&"late".to_string()));
+    Ok(())
+}
+
+#[tokio::test]
 async fn max_time_bounds_the_transaction() -> R {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = open(dir.path()).await?;
@@ -496,7 +519,15 @@ async fn max_time_bounds_the_transaction() -> R {
         .await?;
     t.add(1, 1).await?;
     tokio::time::sleep(std::time::Duration::from_millis(120)).await;
-    let err = t.add(2, 2).await.expect_err("past max_time");
+    // Operations read the clock once every DEADLINE_CHECK_EVERY calls.
+    let mut failed = None;
+    for i in 0..sop_core::DEADLINE_CHECK_EVERY {
+        if let Err(e) = t.add(2 + i, i).await {
+            failed = Some(e);
+            break;
+        }
+    }
+    let err = failed.expect("past max_time within DEADLINE_CHECK_EVERY operations");
     assert!(matches!(err, SopError::Timeout(_)), "{err}");
     assert!(!tx.is_active());
     assert!(

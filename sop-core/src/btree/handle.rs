@@ -479,9 +479,8 @@ impl<K: Key, V: Value> Btree<K, V> {
                     v.record_absent(key);
                     return Ok(None);
                 };
-                let it = hit.item();
-                v.record_item(it);
-                Ok(Some(match it.value() {
+                v.record_hit(&hit);
+                Ok(Some(match hit.value() {
                     CellRef::Inline(bytes) => Ok(rmp_serde::from_slice::<V>(bytes)),
                     CellRef::Blob(id) => Err(id),
                 }))

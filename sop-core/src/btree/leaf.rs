@@ -1,6 +1,6 @@
-//! A leaf's storage: keys in one array (what binary search reads), ids,
-//! versions and value locations in a parallel one, values as encoded
-//! MessagePack bytes in a few shared chunks.
+//! A leaf's storage: keys, each with its value's location, in one array
+//! (what binary search and then a point read read), ids and versions in a
+//! parallel one, values as encoded MessagePack bytes in a few shared chunks.
 //!
 //! Copy-on-write of a leaf is the hot path of every write transaction (the
 //! first change of a leaf in a transaction copies it). Keeping no per-item
@@ -10,8 +10,12 @@
 //! shares the value chunks and appends new values to a chunk of its own.
 //!
 //! Invariants:
-//! - `keys` and `slots` have the same length; items are sorted by
+//! - `entries` and `metas` have the same length; items are sorted by
 //!   `(key, id)` under the store's order (maintained by the caller).
+//! - An entry is a key and a 12-byte location: a point read finds the
+//!   value's location in the line its search already waited for (one
+//!   memory page and line, not one for the keys and one for the locations);
+//!   [`Leaf::prefetch_search`] asks for the search's first probes at once.
 //! - A chunk shared with another leaf (reference count > 1) is never
 //!   modified; only a uniquely owned last chunk is appended to.
 //! - `dead` counts bytes in chunks that no slot references; when it exceeds
@@ -37,22 +41,34 @@ pub enum CellRef<'a> {
     Blob(Uuid),
 }
 
-/// An item's id, version and where its value lies.
+/// Where an item's value lies.
 #[derive(Debug, Clone, Copy)]
-struct Slot {
-    id: Uuid,
-    version: u64,
+struct Loc {
     off: u32,
     len: u32,
     chunk: u16,
     blob: bool,
 }
 
+/// A key and where its value lies.
+#[derive(Debug, Clone)]
+struct Entry<K> {
+    key: K,
+    loc: Loc,
+}
+
+/// An item's id and version.
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    id: Uuid,
+    version: u64,
+}
+
 /// The items of a leaf (see the module docs).
 #[derive(Debug)]
 pub struct Leaf<K> {
-    keys: Vec<K>,
-    slots: Vec<Slot>,
+    entries: Vec<Entry<K>>,
+    metas: Vec<Meta>,
     chunks: Chunks,
     dead: usize,
 }
@@ -60,8 +76,8 @@ pub struct Leaf<K> {
 impl<K> Default for Leaf<K> {
     fn default() -> Self {
         Leaf {
-            keys: Vec::new(),
-            slots: Vec::new(),
+            entries: Vec::new(),
+            metas: Vec::new(),
             chunks: Chunks::default(),
             dead: 0,
         }
@@ -79,13 +95,13 @@ impl<K: Clone> Leaf<K> {
     /// A copy with room for `room` more items, sharing the value chunks.
     pub fn clone_with_room(&self, room: usize) -> Self {
         let cap = self.len() + room;
-        let mut keys = Vec::with_capacity(cap);
-        keys.extend_from_slice(&self.keys);
-        let mut slots = Vec::with_capacity(cap);
-        slots.extend_from_slice(&self.slots);
+        let mut entries = Vec::with_capacity(cap);
+        entries.extend_from_slice(&self.entries);
+        let mut metas = Vec::with_capacity(cap);
+        metas.extend_from_slice(&self.metas);
         Leaf {
-            keys,
-            slots,
+            entries,
+            metas,
             chunks: self.chunks.clone(),
             dead: self.dead,
         }
@@ -96,46 +112,48 @@ impl<K> Leaf<K> {
     /// Number of items.
     #[inline]
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.entries.len()
     }
 
     /// True when empty.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    /// All keys in order.
-    #[inline]
-    pub fn keys(&self) -> &[K] {
-        &self.keys
+        self.entries.is_empty()
     }
 
     /// The key at `i`.
     #[inline]
     pub fn key(&self, i: usize) -> &K {
-        &self.keys[i]
+        &self.entries[i].key
     }
 
     /// The item id at `i`.
     #[inline]
     pub fn id(&self, i: usize) -> Uuid {
-        self.slots[i].id
+        self.metas[i].id
     }
 
     /// The version (last writer) of the item at `i`.
     #[inline]
     pub fn version(&self, i: usize) -> u64 {
-        self.slots[i].version
+        self.metas[i].version
     }
 
-    fn bytes(&self, s: &Slot) -> &[u8] {
+    /// Asks for the entries a binary search of this leaf probes first, all
+    /// at once.
+    #[inline(always)]
+    pub fn prefetch_search(&self) {
+        crate::btree::prefetch::search(&self.entries);
+    }
+
+    fn bytes(&self, s: &Loc) -> &[u8] {
         &self.chunks.get(s.chunk as usize)[s.off as usize..(s.off + s.len) as usize]
     }
 
     /// The value of the item at `i`.
+    #[inline]
     pub fn value(&self, i: usize) -> CellRef<'_> {
-        let s = &self.slots[i];
+        let s = &self.entries[i].loc;
         let b = self.bytes(s);
         if s.blob {
             let mut id = [0u8; 16];
@@ -152,7 +170,7 @@ impl<K> Leaf<K> {
     }
 
     /// Stores `value`'s bytes, compacting first when the chunk list is full.
-    fn push_value(&mut self, id: Uuid, version: u64, value: CellRef<'_>) -> Slot {
+    fn push_value(&mut self, value: CellRef<'_>) -> Loc {
         let (bytes, blob): (&[u8], bool) = match &value {
             CellRef::Inline(b) => (b, false),
             CellRef::Blob(id) => (id.as_bytes(), true),
@@ -180,9 +198,7 @@ impl<K> Leaf<K> {
                 0
             }
         } as u32;
-        Slot {
-            id,
-            version,
+        Loc {
             off,
             len: bytes.len() as u32,
             chunk: (self.chunks.len() - 1) as u16,
@@ -194,13 +210,19 @@ impl<K> Leaf<K> {
     /// index `from`.
     fn merge_from(&mut self, from: usize) {
         let live: usize = self
-            .slots
+            .entries
             .iter()
+            .map(|e| &e.loc)
             .filter(|s| s.chunk as usize >= from)
             .map(|s| s.len as usize)
             .sum();
         let mut buf = Vec::with_capacity(live);
-        for s in self.slots.iter_mut().filter(|s| s.chunk as usize >= from) {
+        for s in self
+            .entries
+            .iter_mut()
+            .map(|e| &mut e.loc)
+            .filter(|s| s.chunk as usize >= from)
+        {
             let chunk = self.chunks.get(s.chunk as usize);
             let off = buf.len() as u32;
             buf.extend_from_slice(&chunk[s.off as usize..(s.off + s.len) as usize]);
@@ -209,7 +231,7 @@ impl<K> Leaf<K> {
         }
         self.chunks.truncate(from);
         self.chunks.push_shared(buf);
-        let live_all: usize = self.slots.iter().map(|s| s.len as usize).sum();
+        let live_all: usize = self.entries.iter().map(|e| e.loc.len as usize).sum();
         self.dead = self.total_bytes() - live_all;
     }
 
@@ -236,7 +258,7 @@ impl<K> Leaf<K> {
     }
 
     /// Notes that a slot's bytes are no longer referenced.
-    fn release(&mut self, s: &Slot) {
+    fn release(&mut self, s: &Loc) {
         self.dead += s.len as usize;
         if self.dead * 2 > self.total_bytes() {
             self.compact();
@@ -245,9 +267,9 @@ impl<K> Leaf<K> {
 
     /// Inserts an item at `i`.
     pub fn insert(&mut self, i: usize, key: K, id: Uuid, version: u64, value: CellRef<'_>) {
-        let slot = self.push_value(id, version, value);
-        self.keys.insert(i, key);
-        self.slots.insert(i, slot);
+        let loc = self.push_value(value);
+        self.entries.insert(i, Entry { key, loc });
+        self.metas.insert(i, Meta { id, version });
     }
 
     /// Removes the item at `i`, returning its key and its value blob (if any).
@@ -256,10 +278,10 @@ impl<K> Leaf<K> {
             CellRef::Blob(b) => Some(b),
             CellRef::Inline(_) => None,
         };
-        let key = self.keys.remove(i);
-        let s = self.slots.remove(i);
-        self.release(&s);
-        (key, blob)
+        let e = self.entries.remove(i);
+        self.metas.remove(i);
+        self.release(&e.loc);
+        (e.key, blob)
     }
 
     /// Replaces key, version and value of the item at `i` (the id stays),
@@ -269,11 +291,11 @@ impl<K> Leaf<K> {
             CellRef::Blob(b) => Some(b),
             CellRef::Inline(_) => None,
         };
-        let old = self.slots[i];
-        let slot = self.push_value(old.id, version, value);
+        let old = self.entries[i].loc;
+        let loc = self.push_value(value);
         // `push_value` may have compacted: re-read the old slot's length only.
-        self.slots[i] = slot;
-        self.keys[i] = key;
+        self.entries[i] = Entry { key, loc };
+        self.metas[i].version = version;
         self.release(&old);
         old_blob
     }
@@ -284,8 +306,8 @@ impl<K: Clone> Leaf<K> {
     pub fn split_off(&mut self, at: usize) -> Leaf<K> {
         let mut right = Leaf::default();
         right.extend_from(self, at..self.len());
-        self.keys.truncate(at);
-        self.slots.truncate(at);
+        self.entries.truncate(at);
+        self.metas.truncate(at);
         self.compact();
         right
     }
@@ -297,21 +319,24 @@ impl<K: Clone> Leaf<K> {
 
     /// Appends copies of `other`'s items in `range` (in order).
     fn extend_from(&mut self, other: &Leaf<K>, range: std::ops::Range<usize>) {
-        let bytes: usize = other.slots[range.clone()]
+        let bytes: usize = other.entries[range.clone()]
             .iter()
-            .map(|s| s.len as usize)
+            .map(|e| e.loc.len as usize)
             .sum();
         let mut buf = Vec::with_capacity(bytes);
         for i in range {
-            let s = other.slots[i];
+            let e = &other.entries[i];
             let off = buf.len() as u32;
-            buf.extend_from_slice(other.bytes(&s));
-            self.keys.push(other.keys[i].clone());
-            self.slots.push(Slot {
-                off,
-                chunk: self.chunks.len() as u16,
-                ..s
+            buf.extend_from_slice(other.bytes(&e.loc));
+            self.entries.push(Entry {
+                key: e.key.clone(),
+                loc: Loc {
+                    off,
+                    chunk: self.chunks.len() as u16,
+                    ..e.loc
+                },
             });
+            self.metas.push(other.metas[i]);
         }
         self.chunks.push_shared(buf);
         if self.chunks.len() > MAX_CHUNKS {
@@ -331,8 +356,8 @@ impl<K> LeafBuilder<K> {
     pub fn with_capacity(n: usize) -> Self {
         LeafBuilder {
             leaf: Leaf {
-                keys: Vec::with_capacity(n + 1),
-                slots: Vec::with_capacity(n + 1),
+                entries: Vec::with_capacity(n + 1),
+                metas: Vec::with_capacity(n + 1),
                 chunks: Chunks::default(),
                 dead: 0,
             },
@@ -348,20 +373,19 @@ impl<K> LeafBuilder<K> {
         };
         let off = self.buf.len() as u32;
         self.buf.extend_from_slice(bytes);
-        self.leaf.keys.push(key);
-        self.leaf.slots.push(Slot {
-            id,
-            version,
+        let loc = Loc {
             off,
             len: bytes.len() as u32,
             chunk: 0,
             blob,
-        });
+        };
+        self.leaf.entries.push(Entry { key, loc });
+        self.leaf.metas.push(Meta { id, version });
     }
 
     /// The finished leaf.
     pub fn finish(mut self) -> Leaf<K> {
-        if !self.leaf.keys.is_empty() {
+        if !self.leaf.entries.is_empty() {
             self.leaf.chunks.push_shared(self.buf);
         }
         self.leaf

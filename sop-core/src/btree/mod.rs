@@ -7,6 +7,7 @@ pub mod item;
 pub mod leaf;
 pub mod memo;
 pub mod ops;
+pub mod prefetch;
 pub mod store;
 pub mod version;
 pub mod view;

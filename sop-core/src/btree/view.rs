@@ -20,8 +20,10 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::btree::item::{Item, ItemRef, Leaf, Node};
+use crate::btree::leaf::CellRef;
 use crate::btree::memo::NodeMemo;
 use crate::btree::ops::{Op, Pos, ReadRecord};
+use crate::btree::prefetch;
 use crate::btree::store::StoreShared;
 use crate::btree::version::{NodeRef, TreeVersion};
 use crate::error::SopError;
@@ -105,6 +107,22 @@ impl<K, V> Hit<K, V> {
     pub fn item(&self) -> ItemRef<'_, K> {
         match &*self.leaf {
             Node::Leaf(items, _) => items.at(self.pos),
+            Node::Internal { .. } => unreachable!("a hit always points into a leaf"),
+        }
+    }
+
+    /// The item's key.
+    pub fn key(&self) -> &K {
+        match &*self.leaf {
+            Node::Leaf(items, _) => items.key(self.pos),
+            Node::Internal { .. } => unreachable!("a hit always points into a leaf"),
+        }
+    }
+
+    /// The item's value (without reading its id and version).
+    pub fn value(&self) -> CellRef<'_> {
+        match &*self.leaf {
+            Node::Leaf(items, _) => items.value(self.pos),
             Node::Internal { .. } => unreachable!("a hit always points into a leaf"),
         }
     }
@@ -280,6 +298,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
         let mut id = self.root;
         loop {
             let node = self.node(id)?;
+            prefetch_node(&node);
             match &*node {
                 Node::Internal { seps, children } => {
                     let idx = match bound {
@@ -393,12 +412,14 @@ impl<K: Key, V: Value> TreeView<K, V> {
             // Internal nodes already at hand are only borrowed (no reference
             // count traffic); the leaf is cloned once, into the hit.
             if let Some(n) = self.peek(node_id) {
+                prefetch_node(n);
                 if let Node::Internal { seps, children } = &**n {
                     node_id = children[self.child_index(seps, key, id)];
                     continue;
                 }
             }
             let node = self.node(node_id)?;
+            prefetch_node(&node);
             let pos = match &*node {
                 Node::Internal { seps, children } => {
                     node_id = children[self.child_index(seps, key, id)];
@@ -425,7 +446,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
                 pos: l.pos,
             }),
         };
-        Ok(found.filter(|h| self.cmp_keys(h.item().key, key) == Ordering::Equal))
+        Ok(found.filter(|h| self.cmp_keys(h.key(), key) == Ordering::Equal))
     }
 
     /// Item position of the first item with `key`, if any.
@@ -463,6 +484,14 @@ impl<K: Key, V: Value> TreeView<K, V> {
                 pos: Self::pos_of(item.key, item.id),
                 version: item.version,
             });
+        }
+    }
+
+    /// Records the item of `hit` as read (reading its id and version only
+    /// when reads are tracked).
+    pub fn record_hit(&mut self, hit: &Hit<K, V>) {
+        if self.track_reads {
+            self.record_item(hit.item());
         }
     }
 
@@ -893,17 +922,29 @@ impl<K: Key, V: Value> TreeView<K, V> {
     }
 }
 
+/// Asks for the lines a search of `node` reads first (its header, then the
+/// first probes of its keys) all at once, so that the dependent probes of
+/// the binary search overlap their cache misses.
+#[inline(always)]
+fn prefetch_node<K, V>(node: &Node<K, V>) {
+    prefetch::value(node);
+    match node {
+        Node::Internal { seps, .. } => prefetch::search(seps),
+        Node::Leaf(items, _) => items.prefetch_search(),
+    }
+}
+
 /// Index of the first item of `leaf` that is `>= (key, id)` under `cmp`.
 #[inline]
 fn leaf_bound_by<K>(leaf: &Leaf<K>, key: &K, id: Uuid, cmp: impl Fn(&K, &K) -> Ordering) -> usize {
-    let keys = leaf.keys();
-    let (mut lo, mut hi) = (0, keys.len());
+    let (mut lo, mut hi) = (0, leaf.len());
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        let less = match cmp(&keys[mid], key) {
+        let less = match cmp(leaf.key(mid), key) {
             Ordering::Less => true,
             Ordering::Greater => false,
-            Ordering::Equal => leaf.id(mid) < id,
+            // No id is below the nil id: skip reading the slot then.
+            Ordering::Equal => id != MIN_ID && leaf.id(mid) < id,
         };
         if less {
             lo = mid + 1;
