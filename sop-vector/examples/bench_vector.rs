@@ -5,8 +5,12 @@
 //! ```text
 //! cargo run --release -p sop-vector --example bench_vector -- \
 //!     [--base F.fvecs --query F.fvecs --gt F.ivecs | --n N --dim D] [--nprobe 4,8,16,32]
-//!     [--batch 10000] [--no-split] [--queries Q]
+//!     [--batch 10000] [--no-split] [--queries Q] [--centroids C]
 //! ```
+//!
+//! `--centroids C` sets the number of centroids of the rebuild (default `√n`). Besides wall-clock
+//! `qps`, each line has `qps_cpu`: queries per CPU second of the querying thread, steadier on a
+//! shared machine.
 
 use std::time::Instant;
 
@@ -40,6 +44,16 @@ fn peak_rss_mb() -> f64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// CPU seconds this thread has run (`/proc/thread-self/schedstat`, nanoseconds; 0 when
+/// unavailable): query throughput per CPU second is steadier than wall time on a shared
+/// machine.
+fn thread_cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1e9)
 }
 
 /// Base vectors, queries and ground truth (ids = row numbers).
@@ -111,7 +125,11 @@ async fn main() -> BoxResult<()> {
     eprintln!("ingest {ingest_vps:.0} vectors/s");
 
     let t = Instant::now();
-    let report = optimize(&db, "bench", &RebuildOptions::default()).await?;
+    let rebuild = RebuildOptions {
+        centroids: flag("--centroids").and_then(|c| c.parse().ok()),
+        ..RebuildOptions::default()
+    };
+    let report = optimize(&db, "bench", &rebuild).await?;
     let build_s = t.elapsed().as_secs_f64();
     eprintln!("optimize: {report:?}");
 
@@ -124,16 +142,17 @@ async fn main() -> BoxResult<()> {
     }
     eprintln!("cache warm-up in {:.1}s", t.elapsed().as_secs_f64());
     for &nprobe in &nprobes {
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), thread_cpu_s());
         let mut found = Vec::with_capacity(queries.len());
         for q in queries.rows() {
             let hits = store.query(q, 10, None, nprobe).await?;
             found.push(hits.iter().filter_map(|h| h.id.parse().ok()).collect());
         }
         let qps = queries.len() as f64 / t.elapsed().as_secs_f64();
+        let qps_cpu = queries.len() as f64 / (thread_cpu_s() - cpu).max(1e-9);
         let recall = recall_at_k(&truth, &found, 10)?;
         println!(
-            "{{\"n\":{n},\"dim\":{dim},\"nprobe\":{nprobe},\"qps\":{qps:.0},\"recall@10\":{recall:.4},\"ingest_vps\":{ingest_vps:.0},\"ingest_s\":{ingest_s:.2},\"build_s\":{build_s:.2},\"centroids\":{},\"auto_split\":{split},\"batch\":{batch},\"peak_rss_mb\":{:.0}}}",
+            "{{\"n\":{n},\"dim\":{dim},\"nprobe\":{nprobe},\"qps\":{qps:.0},\"qps_cpu\":{qps_cpu:.0},\"recall@10\":{recall:.4},\"ingest_vps\":{ingest_vps:.0},\"ingest_s\":{ingest_s:.2},\"build_s\":{build_s:.2},\"centroids\":{},\"auto_split\":{split},\"batch\":{batch},\"peak_rss_mb\":{:.0}}}",
             report.centroids,
             peak_rss_mb()
         );

@@ -14,7 +14,12 @@
 //! A row is skipped only when it provably cannot enter the top `k`, so the result equals an
 //! exact scan of the probed buckets (up to float rounding of equal scores). Scores follow the
 //! crate convention ([`crate::metric`]): `q·x` for cosine (prepared unit vectors) and dot,
-//! `−‖q−x‖²` for L2. Scratch buffers live in the [`Scan`], so a query allocates nothing per row.
+//! `−‖q−x‖²` for L2. Scratch buffers live in the [`Scan`], so a query allocates nothing per row;
+//! they are borrowed from a per-thread pool and handed back when the scan is dropped, so
+//! successive queries on a thread reuse them instead of growing fresh buffers to the size of
+//! their largest bucket (at a million vectors that growth was ~15% of query time).
+
+use std::cell::RefCell;
 
 use crate::bucket::Bucket;
 use crate::distance;
@@ -28,6 +33,18 @@ const ROUNDING: f32 = 1e-5;
 /// Rows whose bounds are checked with one branch.
 const CHUNK: usize = 16;
 
+/// Scratch buffers of a [`Scan`]: integer dot products and bounds, one per row of a bucket.
+#[derive(Default)]
+struct Scratch {
+    dots: Vec<i32>,
+    bounds: Vec<f32>,
+}
+
+thread_local! {
+    /// Buffers of the last finished scan on this thread, reused by the next one.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
 /// A row of a probed bucket: `(probe index, row)`.
 pub type RowRef = (u32, u32);
 
@@ -39,8 +56,7 @@ pub struct Scan<'q> {
     q_norm: f32,
     top: TopK<RowRef>,
     prune: bool,
-    dots: Vec<i32>,
-    bounds: Vec<f32>,
+    scratch: Scratch,
     /// Rows whose exact score was computed.
     pub exact_scored: usize,
     /// Rows considered after pruning.
@@ -101,8 +117,7 @@ impl<'q> Scan<'q> {
             q_norm: distance::norm(q),
             top: TopK::new(k),
             prune: prune && metric != Metric::Dot,
-            dots: Vec::new(),
-            bounds: Vec::new(),
+            scratch: SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut())),
             exact_scored: 0,
             considered: 0,
         }
@@ -156,11 +171,12 @@ impl<'q> Scan<'q> {
         }
         self.considered += n;
         let codes = bucket.codes();
-        if self.dots.len() < n {
-            self.dots.resize(n, 0);
-            self.bounds.resize(n, 0.0);
+        let Scratch { dots, bounds } = &mut self.scratch;
+        if dots.len() < n {
+            dots.resize(n, 0);
+            bounds.resize(n, 0.0);
         }
-        quant::dot_codes(&self.coded.codes, codes.rows(lo, hi), &mut self.dots[..n]);
+        quant::dot_codes(&self.coded.codes, codes.rows(lo, hi), &mut dots[..n]);
         let p = BoundParams {
             qc: distance::dot(self.q, bucket.centre()),
             sq: self.coded.scale,
@@ -171,14 +187,14 @@ impl<'q> Scan<'q> {
         };
         upper_bounds(
             &p,
-            &self.dots[..n],
+            &dots[..n],
             &codes.scales()[lo..hi],
             &codes.l1_norms()[lo..hi],
             &bucket.norms()[lo..hi],
-            &mut self.bounds[..n],
+            &mut bounds[..n],
         );
         let mut threshold = self.top.threshold().unwrap_or(f32::NEG_INFINITY);
-        let bounds = std::mem::take(&mut self.bounds);
+        let bounds = std::mem::take(&mut self.scratch.bounds);
         for (c, chunk) in bounds[..n].chunks(CHUNK).enumerate() {
             // Branch once per chunk: most chunks hold no candidate.
             if !chunk.iter().fold(false, |any, &b| any | (b >= threshold)) {
@@ -196,7 +212,7 @@ impl<'q> Scan<'q> {
                 }
             }
         }
-        self.bounds = bounds;
+        self.scratch.bounds = bounds;
     }
 
     /// Scores every row of `bucket` exactly, appending to `all` (for filtered queries, which
@@ -211,8 +227,22 @@ impl<'q> Scan<'q> {
     }
 
     /// The kept rows, best first.
-    pub fn into_sorted_vec(self) -> Vec<Scored<RowRef>> {
-        self.top.into_sorted_vec()
+    pub fn into_sorted_vec(mut self) -> Vec<Scored<RowRef>> {
+        std::mem::replace(&mut self.top, TopK::new(0)).into_sorted_vec()
+    }
+}
+
+impl Drop for Scan<'_> {
+    /// Hands the scratch buffers back to this thread's pool (keeping the larger of two).
+    fn drop(&mut self) {
+        let mine = std::mem::take(&mut self.scratch);
+        // `try_with`: during thread teardown the pool may be gone; the buffers are then freed.
+        let _ = SCRATCH.try_with(|s| {
+            let mut pooled = s.borrow_mut();
+            if mine.dots.capacity() > pooled.dots.capacity() {
+                *pooled = mine;
+            }
+        });
     }
 }
 
@@ -276,6 +306,27 @@ mod tests {
                 }
             }
         }
+        Ok(())
+    }
+
+    #[test]
+    fn scratch_buffers_are_reused_by_the_next_scan() -> Result<()> {
+        let mut rng = SmallRng::seed_from_u64(4);
+        let bs = buckets(Metric::Cosine, 16, &mut rng)?;
+        let q = bs[0].row(0).to_vec();
+        let run = || {
+            let mut scan = Scan::new(&q, Metric::Cosine, 3, false);
+            for (p, b) in bs.iter().enumerate() {
+                scan.bucket(p as u32, b);
+            }
+            let ptr = scan.scratch.dots.as_ptr();
+            (scan.into_sorted_vec(), ptr)
+        };
+        let (first, p1) = run();
+        let (second, p2) = run();
+        assert_eq!(first, second);
+        assert_eq!(p1, p2, "the second scan got the first one's buffer back");
+        assert_eq!(first[0].id, (0, 0));
         Ok(())
     }
 
