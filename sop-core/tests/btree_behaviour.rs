@@ -482,20 +482,30 @@ async fn wal_replay_and_conflicting_reopen_options() -> R {
     Ok(())
 }
 
-#[tokio::test]
-async fn commit_past_max_time_fails_even_without_a_failed_operation() -> R {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = open(dir.path()).await?;
+/// A writing transaction with a 50 ms `max_time` that created store `name`,
+/// added one item and then slept past its deadline.
+async fn transaction_past_its_deadline(
+    db: &Database,
+    name: &str,
+) -> Result<(sop_core::Transaction, sop_core::Btree<u32, u32>), SopError> {
     let opts = sop_core::TransactionOptions {
         mode: TransactionMode::ForWriting,
         max_time: std::time::Duration::from_millis(50),
     };
     let tx = db.begin_with(opts).await?;
     let t = tx
-        .new_btree::<u32, u32>("late", StoreOptions::default())
+        .new_btree::<u32, u32>(name, StoreOptions::default())
         .await?;
     t.add(1, 1).await?;
     tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    Ok((tx, t))
+}
+
+#[tokio::test]
+async fn commit_past_max_time_fails_even_without_a_failed_operation() -> R {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path()).await?;
+    let (tx, t) = transaction_past_its_deadline(&db, "late").await?;
     // The next operation does not read the clock; commit always does.
     t.add(2, 2).await?;
     let err = tx.commit().await.expect_err("past max_time");
@@ -509,16 +519,7 @@ async fn commit_past_max_time_fails_even_without_a_failed_operation() -> R {
 async fn max_time_bounds_the_transaction() -> R {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = open(dir.path()).await?;
-    let opts = sop_core::TransactionOptions {
-        mode: TransactionMode::ForWriting,
-        max_time: std::time::Duration::from_millis(50),
-    };
-    let tx = db.begin_with(opts).await?;
-    let t = tx
-        .new_btree::<u32, u32>("slow", StoreOptions::default())
-        .await?;
-    t.add(1, 1).await?;
-    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    let (tx, t) = transaction_past_its_deadline(&db, "slow").await?;
     // Operations read the clock once every DEADLINE_CHECK_EVERY calls.
     let mut failed = None;
     for i in 0..sop_core::DEADLINE_CHECK_EVERY {
