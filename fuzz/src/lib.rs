@@ -82,7 +82,7 @@ pub fn node_decode(data: &[u8]) {
 
 fn round_trip_node<K, V>(data: &[u8])
 where
-    K: serde::Serialize + serde::de::DeserializeOwned + Clone,
+    K: serde::Serialize + serde::de::DeserializeOwned + Clone + 'static,
     V: serde::Serialize + serde::de::DeserializeOwned,
 {
     let path = Path::new("fuzz-node");

@@ -49,7 +49,7 @@ pub(crate) trait ErasedView: Send + Sync + 'static {
 }
 
 /// A transaction's view of one store plus what the store needs at commit.
-pub(crate) struct ViewCell<K, V> {
+pub(crate) struct ViewCell<K: 'static, V> {
     pub shared: Arc<StoreShared<K, V>>,
     pub view: parking_lot::Mutex<TreeView<K, V>>,
     pub created: Option<StoreInfo>,

@@ -18,6 +18,8 @@
 
 use std::sync::Arc;
 
+use crate::btree::buffer_pool;
+
 /// Chunks a list can hold.
 pub const CAPACITY: usize = 5;
 
@@ -53,6 +55,15 @@ pub struct Chunks {
     len: usize,
 }
 
+impl Drop for Chunks {
+    /// Gives an owned tail to this thread's [`buffer_pool`].
+    fn drop(&mut self) {
+        if let Some(tail) = self.own_tail() {
+            buffer_pool::give(std::mem::take(tail));
+        }
+    }
+}
+
 impl Clone for Chunks {
     fn clone(&self) -> Self {
         let mut list: [Chunk; CAPACITY] = Default::default();
@@ -61,7 +72,7 @@ impl Clone for Chunks {
                 Chunk::Empty => Chunk::Empty,
                 Chunk::Shared(b) => Chunk::Shared(b.clone()),
                 Chunk::Own(v) if v.len() <= TAIL_COPY_MAX => {
-                    let mut own = Vec::with_capacity(v.len() + TAIL_ROOM);
+                    let mut own = buffer_pool::take(v.len() + TAIL_ROOM);
                     own.extend_from_slice(v);
                     Chunk::Own(own)
                 }
@@ -133,7 +144,8 @@ impl Chunks {
         if let Some(prev) = self.len.checked_sub(1) {
             // Only the last chunk may be owned.
             if let Chunk::Own(v) = &mut self.list[prev] {
-                let frozen = Arc::from(std::mem::take(v));
+                let frozen = Arc::from(&v[..]);
+                buffer_pool::give(std::mem::take(v));
                 self.list[prev] = Chunk::Shared(frozen);
             }
         }

@@ -56,7 +56,7 @@ pub struct ItemInfo<K> {
 /// tx.commit().await?;
 /// # Ok(()) }
 /// ```
-pub struct Btree<K, V> {
+pub struct Btree<K: 'static, V> {
     tx: Transaction,
     cell: Arc<ViewCell<K, V>>,
     cursor: parking_lot::Mutex<Option<Pos<K>>>,

@@ -86,7 +86,7 @@ impl<K> Item<K> {
 /// value is located only when asked for ([`ItemRef::value`]): comparisons
 /// and read records never touch value memory.
 #[derive(Debug)]
-pub struct ItemRef<'a, K> {
+pub struct ItemRef<'a, K: 'static> {
     /// The key.
     pub key: &'a K,
     /// The item's id.
@@ -98,20 +98,20 @@ pub struct ItemRef<'a, K> {
 
 /// Where an [`ItemRef`]'s value is.
 #[derive(Debug)]
-enum Cell<'a, K> {
+enum Cell<'a, K: 'static> {
     InLeaf(&'a Leaf<K>, usize),
     Given(CellRef<'a>),
 }
 
-impl<K> Clone for Cell<'_, K> {
+impl<K: 'static> Clone for Cell<'_, K> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<K> Copy for Cell<'_, K> {}
+impl<K: 'static> Copy for Cell<'_, K> {}
 
-impl<'a, K> ItemRef<'a, K> {
+impl<'a, K: 'static> ItemRef<'a, K> {
     /// The encoded value or its blob.
     pub fn value(&self) -> CellRef<'a> {
         match self.cell {
@@ -121,15 +121,15 @@ impl<'a, K> ItemRef<'a, K> {
     }
 }
 
-impl<K> Clone for ItemRef<'_, K> {
+impl<K: 'static> Clone for ItemRef<'_, K> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<K> Copy for ItemRef<'_, K> {}
+impl<K: 'static> Copy for ItemRef<'_, K> {}
 
-impl<K: Clone> ItemRef<'_, K> {
+impl<K: Clone + 'static> ItemRef<'_, K> {
     /// An owned copy.
     pub fn to_owned(self) -> Item<K> {
         Item {
@@ -141,7 +141,7 @@ impl<K: Clone> ItemRef<'_, K> {
     }
 }
 
-impl<K> Leaf<K> {
+impl<K: 'static> Leaf<K> {
     /// The item at `i`, borrowed.
     #[inline]
     pub fn at(&self, i: usize) -> ItemRef<'_, K> {
@@ -164,7 +164,7 @@ impl<K> Leaf<K> {
 /// `V` is the store's value type (values are kept encoded; the parameter
 /// keeps nodes of differently typed stores apart in the caches).
 #[derive(Debug)]
-pub enum Node<K, V> {
+pub enum Node<K: 'static, V> {
     /// Items sorted by `(key, id)`.
     Leaf(Leaf<K>, PhantomData<fn() -> V>),
     /// `children.len() == seps.len() + 1`.
@@ -176,13 +176,13 @@ pub enum Node<K, V> {
     },
 }
 
-impl<K: Clone, V> Clone for Node<K, V> {
+impl<K: Clone + 'static, V> Clone for Node<K, V> {
     fn clone(&self) -> Self {
         self.clone_with_room(1)
     }
 }
 
-impl<K: Clone, V> Node<K, V> {
+impl<K: Clone + 'static, V> Node<K, V> {
     /// A copy about to be changed: room for `room` more entries, so that
     /// growing up to a split never reallocates.
     pub fn clone_with_room(&self, room: usize) -> Self {
@@ -202,7 +202,7 @@ impl<K: Clone, V> Node<K, V> {
     }
 }
 
-impl<K, V> Node<K, V> {
+impl<K: 'static, V> Node<K, V> {
     /// A leaf node.
     pub fn leaf(leaf: Leaf<K>) -> Self {
         Node::Leaf(leaf, PhantomData)
@@ -306,14 +306,14 @@ impl<'a> Reader<'a> {
 }
 
 /// Encodes a node's payload.
-pub fn encode_node<K: Serialize, V>(store: &str, node: &Node<K, V>) -> Result<Vec<u8>> {
+pub fn encode_node<K: Serialize + 'static, V>(store: &str, node: &Node<K, V>) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(64 + node.len() * 64);
     encode_node_into(&mut out, store, node)?;
     Ok(out)
 }
 
 /// Appends a node's payload to `out`.
-pub fn encode_node_into<K: Serialize, V>(
+pub fn encode_node_into<K: Serialize + 'static, V>(
     out: &mut Vec<u8>,
     store: &str,
     node: &Node<K, V>,
@@ -355,7 +355,7 @@ pub fn encode_node_into<K: Serialize, V>(
 }
 
 /// Decodes a node's payload.
-pub fn decode_node<K: DeserializeOwned, V>(
+pub fn decode_node<K: DeserializeOwned + 'static, V>(
     store: &str,
     path: &Path,
     buf: &[u8],

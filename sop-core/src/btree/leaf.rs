@@ -26,6 +26,7 @@
 
 use uuid::Uuid;
 
+use crate::btree::buffer_pool;
 use crate::btree::chunks::Chunks;
 
 /// Chunks a leaf keeps before merging some (one below the list's capacity:
@@ -52,7 +53,7 @@ struct Loc {
 
 /// A key and where its value lies.
 #[derive(Debug, Clone)]
-struct Entry<K> {
+struct Entry<K: 'static> {
     key: K,
     loc: Loc,
 }
@@ -66,14 +67,22 @@ struct Meta {
 
 /// The items of a leaf (see the module docs).
 #[derive(Debug)]
-pub struct Leaf<K> {
+pub struct Leaf<K: 'static> {
     entries: Vec<Entry<K>>,
     metas: Vec<Meta>,
     chunks: Chunks,
     dead: usize,
 }
 
-impl<K> Default for Leaf<K> {
+impl<K: 'static> Drop for Leaf<K> {
+    /// Gives the arrays to this thread's [`buffer_pool`] for the next copy.
+    fn drop(&mut self) {
+        buffer_pool::give(std::mem::take(&mut self.entries));
+        buffer_pool::give(std::mem::take(&mut self.metas));
+    }
+}
+
+impl<K: 'static> Default for Leaf<K> {
     fn default() -> Self {
         Leaf {
             entries: Vec::new(),
@@ -84,20 +93,20 @@ impl<K> Default for Leaf<K> {
     }
 }
 
-impl<K: Clone> Clone for Leaf<K> {
+impl<K: Clone + 'static> Clone for Leaf<K> {
     /// A copy with room for one more item, sharing the value chunks.
     fn clone(&self) -> Self {
         self.clone_with_room(1)
     }
 }
 
-impl<K: Clone> Leaf<K> {
+impl<K: Clone + 'static> Leaf<K> {
     /// A copy with room for `room` more items, sharing the value chunks.
     pub fn clone_with_room(&self, room: usize) -> Self {
         let cap = self.len() + room;
-        let mut entries = Vec::with_capacity(cap);
+        let mut entries = buffer_pool::take(cap);
         entries.extend_from_slice(&self.entries);
-        let mut metas = Vec::with_capacity(cap);
+        let mut metas = buffer_pool::take(cap);
         metas.extend_from_slice(&self.metas);
         Leaf {
             entries,
@@ -108,7 +117,7 @@ impl<K: Clone> Leaf<K> {
     }
 }
 
-impl<K> Leaf<K> {
+impl<K: 'static> Leaf<K> {
     /// Number of items.
     #[inline]
     pub fn len(&self) -> usize {
@@ -301,10 +310,16 @@ impl<K> Leaf<K> {
     }
 }
 
-impl<K: Clone> Leaf<K> {
+impl<K: Clone + 'static> Leaf<K> {
     /// Splits off the items from `at` on (their values move to a new chunk).
     pub fn split_off(&mut self, at: usize) -> Leaf<K> {
-        let mut right = Leaf::default();
+        let n = self.len().saturating_sub(at);
+        let mut right = Leaf {
+            entries: buffer_pool::take(n + 1),
+            metas: buffer_pool::take(n + 1),
+            chunks: Chunks::default(),
+            dead: 0,
+        };
         right.extend_from(self, at..self.len());
         self.entries.truncate(at);
         self.metas.truncate(at);
@@ -346,18 +361,18 @@ impl<K: Clone> Leaf<K> {
 }
 
 /// Builds a leaf item by item, in order (node decoding, tests).
-pub struct LeafBuilder<K> {
+pub struct LeafBuilder<K: 'static> {
     leaf: Leaf<K>,
     buf: Vec<u8>,
 }
 
-impl<K> LeafBuilder<K> {
+impl<K: 'static> LeafBuilder<K> {
     /// A builder expecting about `n` items.
     pub fn with_capacity(n: usize) -> Self {
         LeafBuilder {
             leaf: Leaf {
-                entries: Vec::with_capacity(n + 1),
-                metas: Vec::with_capacity(n + 1),
+                entries: buffer_pool::take(n + 1),
+                metas: buffer_pool::take(n + 1),
                 chunks: Chunks::default(),
                 dead: 0,
             },

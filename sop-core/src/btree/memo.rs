@@ -26,13 +26,13 @@ pub const MIN_SLOTS: usize = 256;
 type Slot<K, V> = Option<(NodeId, Arc<Node<K, V>>)>;
 
 /// See the module docs.
-pub struct NodeMemo<K, V> {
+pub struct NodeMemo<K: 'static, V> {
     slots: Vec<Slot<K, V>>,
     misses: usize,
     max: usize,
 }
 
-impl<K, V> NodeMemo<K, V> {
+impl<K: 'static, V> NodeMemo<K, V> {
     /// An empty memo that grows up to `max` slots (rounded up to a power of
     /// two, at least [`MIN_SLOTS`]).
     pub fn new(max: usize) -> Self {
@@ -99,7 +99,7 @@ impl<K, V> NodeMemo<K, V> {
     }
 }
 
-fn empty_slots<K, V>(n: usize) -> Vec<Slot<K, V>> {
+fn empty_slots<K: 'static, V>(n: usize) -> Vec<Slot<K, V>> {
     let mut v = Vec::with_capacity(n);
     v.resize_with(n, || None);
     v

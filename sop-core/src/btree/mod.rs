@@ -1,5 +1,6 @@
 //! The B+tree: nodes, committed versions, transaction views and the handle.
 
+pub mod buffer_pool;
 pub mod chunks;
 pub mod handle;
 pub mod ids;

@@ -32,9 +32,7 @@ pub const SEARCH_PROBES: usize = 15;
 #[inline(always)]
 pub fn slice<T>(items: &[T]) {
     let base = items.as_ptr().cast::<u8>();
-    for off in line_offsets(size_of_val(items)) {
-        line(base.wrapping_add(off));
-    }
+    each_line_offset(size_of_val(items), |off| line(base.wrapping_add(off)));
 }
 
 /// Hints that `value` (all of its bytes) will be read soon.
@@ -48,34 +46,43 @@ pub fn value<T>(value: &T) {
 #[inline(always)]
 pub fn search<T>(items: &[T]) {
     let base = items.as_ptr().cast::<u8>();
-    for off in search_offsets(items.len(), size_of::<T>()) {
-        line(base.wrapping_add(off));
+    each_search_offset(items.len(), size_of::<T>(), |off| {
+        line(base.wrapping_add(off))
+    });
+}
+
+// The offsets are produced by plain counted loops calling `f`, not by
+// iterator chains: this runs for every node of every lookup, and a chain's
+// per-item state checks cost more than the prefetches themselves.
+
+/// Calls `f` with the byte offsets to prefetch for an array of `len` bytes:
+/// one per line (plus the last byte, which may start a line of its own when
+/// the array is not line aligned), at most [`MAX_LINES`].
+#[inline(always)]
+fn each_line_offset(len: usize, mut f: impl FnMut(usize)) {
+    let lines = len.div_ceil(LINE).min(MAX_LINES);
+    for k in 0..lines {
+        f(k * LINE);
+    }
+    if len > 0 && len <= MAX_LINES * LINE {
+        f(len - 1);
     }
 }
 
-/// Byte offsets to prefetch for an array of `len` bytes: one per line (plus
-/// the last byte, which may start a line of its own when the array is not
-/// line aligned), at most [`MAX_LINES`].
+/// Calls `f` with the byte offsets to prefetch before a binary search over
+/// `n` elements of `elem` bytes: every line when the array spans at most
+/// [`SEARCH_PROBES`] lines, else the elements at `k * n / (SEARCH_PROBES + 1)`
+/// (the first probes: the middle, the quarters, the eighths, the sixteenths).
 #[inline(always)]
-fn line_offsets(len: usize) -> impl Iterator<Item = usize> {
-    let lines = len.div_ceil(LINE).min(MAX_LINES);
-    let tail = (len > 0 && len <= MAX_LINES * LINE).then(|| len - 1);
-    (0..lines).map(|k| k * LINE).chain(tail)
-}
-
-/// Byte offsets to prefetch before a binary search over `n` elements of
-/// `elem` bytes: every line when the array spans at most [`SEARCH_PROBES`]
-/// lines, else the elements at `k * n / (SEARCH_PROBES + 1)` (the first
-/// probes: the middle, the quarters, the eighths, the sixteenths).
-#[inline(always)]
-fn search_offsets(n: usize, elem: usize) -> impl Iterator<Item = usize> {
+fn each_search_offset(n: usize, elem: usize, mut f: impl FnMut(usize)) {
     let len = n * elem;
-    let small = len <= SEARCH_PROBES * LINE;
-    let lines = if small { line_offsets(len).count() } else { 0 };
-    let probes = if small { 0 } else { SEARCH_PROBES };
-    line_offsets(len)
-        .take(lines)
-        .chain((1..=probes).map(move |k| n * k / (SEARCH_PROBES + 1) * elem))
+    if len <= SEARCH_PROBES * LINE {
+        each_line_offset(len, f);
+        return;
+    }
+    for k in 1..SEARCH_PROBES + 1 {
+        f(n * k / (SEARCH_PROBES + 1) * elem);
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -97,10 +104,25 @@ fn line(_p: *const u8) {}
 mod tests {
     use super::*;
 
+    /// The offsets `each` produces.
+    fn offsets(each: impl FnOnce(&mut dyn FnMut(usize))) -> Vec<usize> {
+        let mut v = Vec::new();
+        each(&mut |o| v.push(o));
+        v
+    }
+
+    fn line_offsets(len: usize) -> Vec<usize> {
+        offsets(|f| each_line_offset(len, f))
+    }
+
+    fn search_offsets(n: usize, elem: usize) -> Vec<usize> {
+        offsets(|f| each_search_offset(n, elem, f))
+    }
+
     /// The cache lines (of an array starting `start` bytes into a line)
     /// that `offsets` touch.
-    fn lines(start: usize, offsets: impl Iterator<Item = usize>) -> Vec<usize> {
-        let mut v: Vec<usize> = offsets.map(|o| (start + o) / LINE).collect();
+    fn lines(start: usize, offsets: Vec<usize>) -> Vec<usize> {
+        let mut v: Vec<usize> = offsets.iter().map(|o| (start + o) / LINE).collect();
         v.dedup();
         v
     }
@@ -117,15 +139,15 @@ mod tests {
             assert_eq!(lines(start, line_offsets(100)), want, "start {start}");
             assert_eq!(lines(start, search_offsets(25, 4)), want, "start {start}");
         }
-        assert!(line_offsets(1000).all(|o| o < 1000));
+        assert!(line_offsets(1000).iter().all(|o| *o < 1000));
         // Never more than MAX_LINES (+ the tail) lines.
-        assert_eq!(line_offsets(1 << 20).count(), MAX_LINES);
+        assert_eq!(line_offsets(1 << 20).len(), MAX_LINES);
     }
 
     #[test]
     fn large_arrays_get_the_first_probes_only() {
         let (n, elem) = (128, 28);
-        let offs: Vec<usize> = search_offsets(n, elem).collect();
+        let offs = search_offsets(n, elem);
         assert_eq!(offs.len(), SEARCH_PROBES);
         assert!(offs.iter().all(|o| o % elem == 0 && *o < n * elem));
         // The middle element (the first probe) and the quarters are there.
@@ -133,7 +155,7 @@ mod tests {
             assert!(offs.contains(&(i * elem)), "{i}");
         }
         assert!(offs.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(search_offsets(0, 16).count(), 0);
+        assert!(search_offsets(0, 16).is_empty());
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub trait ErasedStore: Send + Sync + 'static {
 }
 
 /// One store, shared by every transaction of the process.
-pub struct StoreShared<K, V> {
+pub struct StoreShared<K: 'static, V> {
     /// Store name.
     pub name: String,
     /// Compact id.

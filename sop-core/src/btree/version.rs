@@ -28,7 +28,7 @@ use crate::storage::registry::NodeId;
 
 /// Where a changed node's content is.
 #[derive(Debug)]
-pub enum NodeRef<K, V> {
+pub enum NodeRef<K: 'static, V> {
     /// In memory only, waiting for the next checkpoint.
     Dirty(Arc<Node<K, V>>),
     /// Written to this physical blob.
@@ -37,7 +37,7 @@ pub enum NodeRef<K, V> {
     Freed,
 }
 
-impl<K, V> Clone for NodeRef<K, V> {
+impl<K: 'static, V> Clone for NodeRef<K, V> {
     fn clone(&self) -> Self {
         match self {
             NodeRef::Dirty(n) => NodeRef::Dirty(n.clone()),
@@ -49,7 +49,7 @@ impl<K, V> Clone for NodeRef<K, V> {
 
 /// One immutable committed state of a store.
 #[derive(Debug)]
-pub struct TreeVersion<K, V> {
+pub struct TreeVersion<K: 'static, V> {
     /// Incremented by every commit that changes the store; starts at a random
     /// base each time the store is opened in a process, so `(store, seq)`
     /// identifies one content for the life of the machine.
@@ -69,7 +69,7 @@ pub struct TreeVersion<K, V> {
     pub registry: Arc<RegistryMap>,
 }
 
-impl<K, V> Clone for TreeVersion<K, V> {
+impl<K: 'static, V> Clone for TreeVersion<K, V> {
     fn clone(&self) -> Self {
         TreeVersion {
             seq: self.seq,

@@ -57,7 +57,7 @@ pub type Step<T> = std::result::Result<T, Interrupt>;
 
 /// A position to seek to.
 #[derive(Debug, Clone, Copy)]
-pub enum Bound<'a, K> {
+pub enum Bound<'a, K: 'static> {
     /// Before the first item.
     Start,
     /// The first item `>= (key, id)`.
@@ -75,7 +75,7 @@ pub const MAX_ID: Uuid = Uuid::max();
 /// A located leaf position: the path of `(internal node, child index)` from
 /// the root, the leaf and the index in it (may equal `leaf.len()`).
 #[derive(Debug, Clone)]
-pub struct Located<K, V> {
+pub struct Located<K: 'static, V> {
     /// Internal nodes from the root with the child taken.
     pub path: Vec<(NodeId, usize)>,
     /// The leaf's id.
@@ -86,7 +86,7 @@ pub struct Located<K, V> {
     pub pos: usize,
 }
 
-impl<K, V> Located<K, V> {
+impl<K: 'static, V> Located<K, V> {
     /// The item at the position, if any.
     pub fn item(&self) -> Option<ItemRef<'_, K>> {
         item_at(&self.leaf, self.pos)
@@ -95,14 +95,14 @@ impl<K, V> Located<K, V> {
 
 /// An item found by a path-free descent: its leaf and index.
 #[derive(Debug, Clone)]
-pub struct Hit<K, V> {
+pub struct Hit<K: 'static, V> {
     /// The leaf.
     pub leaf: Arc<Node<K, V>>,
     /// Index of the item within the leaf (always in range).
     pub pos: usize,
 }
 
-impl<K, V> Hit<K, V> {
+impl<K: 'static, V> Hit<K, V> {
     /// The item.
     pub fn item(&self) -> ItemRef<'_, K> {
         match &*self.leaf {
@@ -128,7 +128,7 @@ impl<K, V> Hit<K, V> {
     }
 }
 
-fn item_at<K, V>(node: &Node<K, V>, pos: usize) -> Option<ItemRef<'_, K>> {
+fn item_at<K: 'static, V>(node: &Node<K, V>, pos: usize) -> Option<ItemRef<'_, K>> {
     match node {
         Node::Leaf(items, _) => items.get(pos),
         Node::Internal { .. } => None,
@@ -136,7 +136,7 @@ fn item_at<K, V>(node: &Node<K, V>, pos: usize) -> Option<ItemRef<'_, K>> {
 }
 
 /// The transaction-private view.
-pub struct TreeView<K, V> {
+pub struct TreeView<K: 'static, V> {
     /// The store.
     pub shared: Arc<StoreShared<K, V>>,
     /// The store's key order (copied here: it is on the hottest path).
@@ -926,7 +926,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
 /// first probes of its keys) all at once, so that the dependent probes of
 /// the binary search overlap their cache misses.
 #[inline(always)]
-fn prefetch_node<K, V>(node: &Node<K, V>) {
+fn prefetch_node<K: 'static, V>(node: &Node<K, V>) {
     prefetch::value(node);
     match node {
         Node::Internal { seps, .. } => prefetch::search(seps),
@@ -936,7 +936,12 @@ fn prefetch_node<K, V>(node: &Node<K, V>) {
 
 /// Index of the first item of `leaf` that is `>= (key, id)` under `cmp`.
 #[inline]
-fn leaf_bound_by<K>(leaf: &Leaf<K>, key: &K, id: Uuid, cmp: impl Fn(&K, &K) -> Ordering) -> usize {
+fn leaf_bound_by<K: 'static>(
+    leaf: &Leaf<K>,
+    key: &K,
+    id: Uuid,
+    cmp: impl Fn(&K, &K) -> Ordering,
+) -> usize {
     let (mut lo, mut hi) = (0, leaf.len());
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
@@ -958,7 +963,7 @@ fn leaf_bound_by<K>(leaf: &Leaf<K>, key: &K, id: Uuid, cmp: impl Fn(&K, &K) -> O
 /// Index of the child holding `(key, id)`: the number of separators
 /// `<= (key, id)` under `cmp`.
 #[inline]
-fn child_index_by<K>(
+fn child_index_by<K: 'static>(
     seps: &[(K, Uuid)],
     key: &K,
     id: Uuid,
@@ -967,7 +972,11 @@ fn child_index_by<K>(
     seps.partition_point(|(sk, sid)| cmp(sk, key).then_with(|| sid.cmp(&id)) != Ordering::Greater)
 }
 
-fn merge_nodes<K: Clone, V>(l: &Node<K, V>, r: &Node<K, V>, sep: (K, Uuid)) -> Node<K, V> {
+fn merge_nodes<K: Clone + 'static, V>(
+    l: &Node<K, V>,
+    r: &Node<K, V>,
+    sep: (K, Uuid),
+) -> Node<K, V> {
     match (l, r) {
         (Node::Leaf(a, _), Node::Leaf(b, _)) => {
             let mut m = a.clone();
@@ -995,7 +1004,7 @@ fn merge_nodes<K: Clone, V>(l: &Node<K, V>, r: &Node<K, V>, sep: (K, Uuid)) -> N
     }
 }
 
-fn redistribute<K: Clone, V>(
+fn redistribute<K: Clone + 'static, V>(
     l: &Node<K, V>,
     r: &Node<K, V>,
     sep: (K, Uuid),
