@@ -8,7 +8,7 @@
 
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -204,6 +204,10 @@ pub(crate) struct TxInner {
     ended: std::sync::atomic::AtomicBool,
     /// Operations since the clock was last read (see [`DEADLINE_CHECK_EVERY`]).
     unclocked: AtomicU32,
+    /// True exactly while `state.status` is `Active`: cleared under the
+    /// `state` lock in the same critical section that changes the status, so
+    /// an operation's check can skip the lock.
+    active: AtomicBool,
     state: Mutex<TxState>,
 }
 
@@ -262,6 +266,7 @@ impl Transaction {
                 generation,
                 ended: std::sync::atomic::AtomicBool::new(false),
                 unclocked: AtomicU32::new(0),
+                active: AtomicBool::new(true),
                 state: Mutex::new(TxState {
                     status: Status::Active,
                     views: BTreeMap::new(),
@@ -318,6 +323,9 @@ impl Transaction {
     }
 
     fn check_status(&self, clock: bool) -> Result<()> {
+        if !clock && self.inner.active.load(Ordering::Acquire) {
+            return Ok(());
+        }
         match &self.inner.state.lock().status {
             Status::Active => {}
             Status::Committed => {
@@ -341,6 +349,7 @@ impl Transaction {
                 return;
             }
             s.status = Status::Closed(format!("rolled back after an error: {e}"));
+            self.inner.active.store(false, Ordering::Release);
             s.views.clear();
             std::mem::take(&mut s.written_blobs)
         };
@@ -482,7 +491,11 @@ impl Transaction {
             self.close(&e);
             return Err(e);
         }
-        self.inner.state.lock().status = Status::Committed;
+        {
+            let mut s = self.inner.state.lock();
+            s.status = Status::Committed;
+            self.inner.active.store(false, Ordering::Release);
+        }
         self.inner.end();
         // Maintenance after the commit point: failures here never undo the
         // commit; they are reported and retried by the next commit.
@@ -606,6 +619,7 @@ impl Transaction {
         let blobs = {
             let mut s = self.inner.state.lock();
             s.status = Status::Closed("it was rolled back".into());
+            self.inner.active.store(false, Ordering::Release);
             s.views.clear();
             std::mem::take(&mut s.written_blobs)
         };
