@@ -107,15 +107,11 @@ pub(super) fn group_by_term<'r>(
         .iter()
         .map(|&g| (terms[g].clone(), TermDelta::default()))
         .collect();
-    let mut merged = vec![false; out.len()];
-    let mut first_group = vec![usize::MAX; out.len()];
+    // Groups per entry: an entry fed by more than one group is merged.
+    let mut groups = vec![0u32; out.len()];
     for (g, &e) in entry_of.iter().enumerate() {
         out[e].1.added.reserve_exact(sizes[g]);
-        if first_group[e] == usize::MAX {
-            first_group[e] = g;
-        } else {
-            merged[e] = true;
-        }
+        groups[e] += 1;
     }
     // Pass 2: every posting into its entry.
     let mut slot = slots.into_iter();
@@ -133,11 +129,13 @@ pub(super) fn group_by_term<'r>(
     }
     // Documents normally come in doc order, which keeps every unmerged list sorted.
     let in_doc_order = added.windows(2).all(|w| w[0].doc_no < w[1].doc_no);
-    for ((_, delta), merged) in out.iter_mut().zip(merged) {
-        if merged || !in_doc_order {
+    for ((_, delta), groups) in out.iter_mut().zip(groups) {
+        if groups > 1 || !in_doc_order {
             delta.added.sort_unstable();
         }
-        delta.removed.sort_unstable();
+        if delta.removed.len() > 1 {
+            delta.removed.sort_unstable();
+        }
     }
     Ok(out)
 }
