@@ -125,6 +125,22 @@ pub fn bucket(uuid: &str, version: u32, centroid: u32, epoch: u64) -> Option<Arc
     }
 }
 
+/// The cached buckets of `wanted` (`(centroid, epoch)` pairs), in order, under one lock:
+/// `None` where a bucket is missing or cached at another epoch.
+pub fn buckets(uuid: &str, version: u32, wanted: &[(u32, u64)]) -> Vec<Option<Arc<Bucket>>> {
+    let c = caches();
+    let Some(d) = c.domain(uuid) else {
+        return vec![None; wanted.len()];
+    };
+    wanted
+        .iter()
+        .map(|&(centroid, epoch)| match d.buckets.get(&(version, centroid)) {
+            Some((e, b)) if *e == epoch => Some(b.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Caches a bucket at `epoch`, evicting entries beyond the budget.
 pub fn put_bucket(uuid: &str, version: u32, centroid: u32, epoch: u64, bucket: Arc<Bucket>) {
     let mut guard = caches();
