@@ -215,9 +215,8 @@ impl Bucket {
     /// # Panics
     /// If `i >= len()`.
     pub fn keep_payload(&self, i: usize, payload: &Value) {
-        self.payloads[i].get_or_init(|| {
-            heap_size(payload, PAYLOAD_SLOT_MAX).map(|_| payload.clone())
-        });
+        self.payloads[i]
+            .get_or_init(|| heap_size(payload, PAYLOAD_SLOT_MAX).map(|_| payload.clone()));
     }
 
     /// Approximate bytes held (for the cache budget), payload slots counted at their maximum;

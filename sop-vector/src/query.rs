@@ -98,11 +98,10 @@ impl VectorStore {
     async fn probed_buckets(
         &self,
         set: &CentroidSet,
-        rows: impl Iterator<Item = usize>,
+        rows: &[usize],
         clean: bool,
     ) -> Result<Vec<Arc<Bucket>>> {
         let (uuid, version) = (&self.config.uuid, self.config.active_version);
-        let rows: Vec<usize> = rows.collect();
         let wanted: Vec<(u32, u64)> = rows.iter().map(|&r| (set.ids[r], set.epochs[r])).collect();
         let cached = if clean {
             cache::buckets(uuid, version, &wanted)
@@ -110,7 +109,7 @@ impl VectorStore {
             vec![None; wanted.len()]
         };
         let mut out = Vec::with_capacity(wanted.len());
-        for ((&(c, epoch), hit), &row) in wanted.iter().zip(cached).zip(&rows) {
+        for ((&(c, epoch), hit), &row) in wanted.iter().zip(cached).zip(rows) {
             let b = match hit {
                 Some(b) => b,
                 None => {
@@ -178,9 +177,8 @@ impl VectorStore {
         }
         let probes = codebook.nearest_n(&q, nprobe.max(1));
         let clean = self.buckets_clean();
-        let buckets = self
-            .probed_buckets(&set, probes.iter().map(|p| p.id as usize), clean)
-            .await?;
+        let rows: Vec<usize> = probes.iter().map(|p| p.id as usize).collect();
+        let buckets = self.probed_buckets(&set, &rows, clean).await?;
         let mut scan = Scan::new(&q, metric, k, self.prune);
         let ranked: Vec<Scored<RowRef>> = match filter {
             None => {

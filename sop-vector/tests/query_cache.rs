@@ -16,7 +16,10 @@ fn hit<'a>(hits: &'a [Hit], id: &str) -> Option<&'a Hit> {
 
 /// Payload of `id` in the top 5 of a query for `v` (all buckets probed).
 async fn payload_of(store: &VectorStore, v: &[f32], id: &str) -> Result<Option<Value>, String> {
-    let hits = store.query(v, 5, None, 64).await.map_err(|e| e.to_string())?;
+    let hits = store
+        .query(v, 5, None, 64)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(hit(&hits, id).map(|h| h.payload.clone()))
 }
 
