@@ -44,7 +44,7 @@ pub struct Bucket {
 
 /// Largest estimated heap size (bytes) of a payload kept in a payload slot; the cache budget
 /// counts this much per row.
-pub const PAYLOAD_SLOT_MAX: usize = 64;
+pub const PAYLOAD_SLOT_MAX: usize = 128;
 
 /// Estimated heap bytes of `v` (string bytes, array and map entries, map keys), or `None`
 /// once it exceeds `limit`.
