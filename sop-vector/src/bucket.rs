@@ -7,8 +7,21 @@
 //! centroid ([`crate::quant`], for the pre-filter) and its Euclidean norm (for `L2` scores and
 //! rounding slack). Nothing here is persisted: the layout can change without a format change.
 //!
+//! Each row also has a payload slot, empty when built and filled at most once by the query
+//! path ([`Bucket::keep_payload`]) with the payload read from `data`, so a cached bucket
+//! answers later queries without a `data` lookup. A slot is only sound for the state the
+//! bucket was read from: `crate::query` fills and reads slots only in transactions whose
+//! `vecs`, `centroids` and `data` trees are clean, and every payload write also moves the
+//! item's `vecs` entry and gives its bucket a new epoch (a new cache entry). Payloads whose
+//! estimated heap size exceeds [`PAYLOAD_SLOT_MAX`] are not kept (their slot records that).
+//!
 //! Invariants: every per-row array has `len()` entries in the same (key) order; `distances`
-//! is non-decreasing; `centre` is the centroid the residuals were coded against.
+//! is non-decreasing; `centre` is the centroid the residuals were coded against; `bytes()`
+//! never changes after [`BucketBuilder::finish`] (the cache's weight accounting relies on it).
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
 
 use crate::distance;
 use crate::error::{Result, VectorError};
@@ -25,6 +38,44 @@ pub struct Bucket {
     norms: Vec<f32>,
     codes: CodeSlab,
     centre: Vec<f32>,
+    /// Per row: unset, `Some(payload)`, or `None` for a payload too large to keep.
+    payloads: Vec<OnceLock<Option<Value>>>,
+}
+
+/// Largest estimated heap size (bytes) of a payload kept in a payload slot; the cache budget
+/// counts this much per row.
+pub const PAYLOAD_SLOT_MAX: usize = 128;
+
+/// Estimated heap bytes of `v` (string bytes, array and map entries, map keys), or `None`
+/// once it exceeds `limit`.
+fn heap_size(v: &Value, limit: usize) -> Option<usize> {
+    let mut total = 0usize;
+    add_heap_size(v, limit, &mut total)?;
+    (total <= limit).then_some(total)
+}
+
+/// Adds `v`'s heap bytes to `total`; `None` as soon as `total` exceeds `limit`.
+fn add_heap_size(v: &Value, limit: usize, total: &mut usize) -> Option<()> {
+    let entry = std::mem::size_of::<Value>();
+    let mut grow = |n: usize| {
+        *total = total.saturating_add(n);
+        (*total <= limit).then_some(())
+    };
+    match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) => Some(()),
+        Value::String(s) => grow(s.len()),
+        Value::Array(a) => {
+            grow(a.len() * entry)?;
+            a.iter().try_for_each(|x| add_heap_size(x, limit, total))
+        }
+        Value::Object(m) => {
+            grow(m.len() * 2 * entry)?;
+            m.iter().try_for_each(|(k, x)| {
+                *total = total.saturating_add(k.len());
+                add_heap_size(x, limit, total)
+            })
+        }
+    }
 }
 
 /// Accumulates rows in key order, then codes them ([`BucketBuilder::finish`]).
@@ -46,6 +97,7 @@ impl BucketBuilder {
                 norms: Vec::new(),
                 codes: CodeSlab::new(centre.len()),
                 centre: centre.to_vec(),
+                payloads: Vec::new(),
             },
         }
     }
@@ -83,6 +135,9 @@ impl BucketBuilder {
     pub fn finish(mut self) -> Result<Bucket> {
         let b = &mut self.bucket;
         b.codes = CodeSlab::from_residuals(b.dim, &b.rows, &b.centre)?;
+        b.payloads = std::iter::repeat_with(OnceLock::new)
+            .take(b.distances.len())
+            .collect();
         Ok(self.bucket)
     }
 }
@@ -145,12 +200,34 @@ impl Bucket {
         &self.centre
     }
 
-    /// Approximate bytes held (for the cache budget).
+    /// The payload kept for row `i`: `None` when its slot is unset or the payload was too
+    /// large to keep (see the module docs for when a slot may be used).
+    ///
+    /// # Panics
+    /// If `i >= len()`.
+    pub fn payload(&self, i: usize) -> Option<&Value> {
+        self.payloads[i].get().and_then(Option::as_ref)
+    }
+
+    /// Fills row `i`'s payload slot with `payload` (read from `data` in a transaction in
+    /// which this bucket's state is the committed one); a slot already filled is kept.
+    ///
+    /// # Panics
+    /// If `i >= len()`.
+    pub fn keep_payload(&self, i: usize, payload: &Value) {
+        self.payloads[i]
+            .get_or_init(|| heap_size(payload, PAYLOAD_SLOT_MAX).map(|_| payload.clone()));
+    }
+
+    /// Approximate bytes held (for the cache budget), payload slots counted at their maximum;
+    /// constant once built.
     pub fn bytes(&self) -> usize {
         self.id_text.len()
             + 4 * (self.id_ends.len() + self.distances.len() + self.rows.len() + self.norms.len())
             + self.codes.bytes()
             + 4 * self.centre.len()
+            + self.payloads.len()
+                * (std::mem::size_of::<OnceLock<Option<Value>>>() + PAYLOAD_SLOT_MAX)
     }
 }
 
@@ -175,5 +252,38 @@ mod tests {
         assert_eq!(b.codes().len(), 3);
         assert!(b.bytes() > 0 && !b.is_empty());
         Ok(())
+    }
+
+    #[test]
+    fn payload_slots_fill_once_and_skip_large_payloads() -> Result<()> {
+        let mut b = BucketBuilder::new(&[0.0]);
+        for (i, id) in ["a", "b", "c"].iter().enumerate() {
+            b.push(id, i as f32, &[1.0])?;
+        }
+        let b = b.finish()?;
+        let bytes = b.bytes();
+        assert_eq!(b.payload(0), None, "slots start empty");
+        b.keep_payload(0, &serde_json::json!({"lang": "en"}));
+        b.keep_payload(0, &serde_json::json!({"lang": "fr"}));
+        assert_eq!(b.payload(0), Some(&serde_json::json!({"lang": "en"})));
+        b.keep_payload(1, &Value::Null);
+        assert_eq!(b.payload(1), Some(&Value::Null));
+        let big = serde_json::json!({"text": "x".repeat(PAYLOAD_SLOT_MAX)});
+        b.keep_payload(2, &big);
+        assert_eq!(b.payload(2), None, "a large payload is not kept");
+        assert_eq!(b.bytes(), bytes, "the cache weight does not change");
+        Ok(())
+    }
+
+    #[test]
+    fn heap_size_estimates_grow_with_content_and_stop_at_the_limit() {
+        assert_eq!(heap_size(&Value::Null, 0), Some(0));
+        assert_eq!(heap_size(&serde_json::json!(12.5), 0), Some(0));
+        assert_eq!(heap_size(&serde_json::json!("abcd"), 64), Some(4));
+        assert_eq!(heap_size(&serde_json::json!("abcd"), 3), None);
+        let nested = serde_json::json!({"a": [1, 2, {"b": "cc"}]});
+        let n = heap_size(&nested, 10_000).expect("small");
+        assert!(n > heap_size(&serde_json::json!([1, 2]), 10_000).expect("small"));
+        assert_eq!(heap_size(&nested, n - 1), None);
     }
 }

@@ -9,7 +9,8 @@
 //! Entries are only inserted from clean (unchanged in the transaction) stores, so a cache entry
 //! never holds uncommitted data. The bucket cache is bounded by a byte budget
 //! ([`set_slab_budget`]); when full, arbitrary entries are evicted. Entries are grouped per
-//! domain instance, so a lookup borrows the uuid and allocates nothing.
+//! domain instance, so a lookup borrows the uuid; the buckets of one query are looked up
+//! under one lock ([`buckets`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -116,13 +117,22 @@ pub fn put_codebook(uuid: &str, version: u32, snapshot: u64, set: Arc<CentroidSe
     d.codebooks.insert((version, snapshot), set);
 }
 
-/// A cached bucket, if its epoch is `epoch`.
-pub fn bucket(uuid: &str, version: u32, centroid: u32, epoch: u64) -> Option<Arc<Bucket>> {
+/// The cached buckets of `wanted` (`(centroid, epoch)` pairs), in order, under one lock:
+/// `None` where a bucket is missing or cached at another epoch.
+pub fn buckets(uuid: &str, version: u32, wanted: &[(u32, u64)]) -> Vec<Option<Arc<Bucket>>> {
     let c = caches();
-    match c.domain(uuid)?.buckets.get(&(version, centroid)) {
-        Some((e, b)) if *e == epoch => Some(b.clone()),
-        _ => None,
-    }
+    let Some(d) = c.domain(uuid) else {
+        return vec![None; wanted.len()];
+    };
+    wanted
+        .iter()
+        .map(
+            |&(centroid, epoch)| match d.buckets.get(&(version, centroid)) {
+                Some((e, b)) if *e == epoch => Some(b.clone()),
+                _ => None,
+            },
+        )
+        .collect()
 }
 
 /// Caches a bucket at `epoch`, evicting entries beyond the budget.

@@ -3,13 +3,17 @@
 //! A query probes the `nprobe` centroids nearest to the (prepared) query vector, best first.
 //! Each probed bucket is a [`Bucket`] of its live rows, served from the process cache while
 //! the bucket's epoch is unchanged (see [`crate::cache`]), otherwise read from `vecs_vN`
-//! (tombstones skipped).
+//! (tombstones skipped). The cache is used only by transactions that have not changed
+//! `vecs` or `centroids`, so a transaction always sees its own writes.
 //!
 //! Without a filter the buckets go through a [`Scan`]: triangle-inequality pruning on the
 //! stored distances, an 8-bit pre-filter with a rigorous bound, exact scores for the rows that
 //! can still enter the top `k` — the result of an exact scan of the probed buckets. With a
 //! filter every candidate is scored exactly and ranked, and payloads are read in rank order
-//! until `k` pass. Results never repeat an id.
+//! until `k` pass. Results never repeat an id. A payload is read from `data` once per cached
+//! bucket row and then kept in the bucket's payload slot (see [`crate::bucket`]), but only in
+//! transactions that have not changed `vecs`, `centroids` or `data`; others always read
+//! `data`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -83,17 +87,47 @@ impl Filter {
 }
 
 impl VectorStore {
-    /// Bucket `row` of `set`: cached, or read from `vecs_vN`.
-    async fn bucket(&self, set: &CentroidSet, row: usize) -> Result<Arc<Bucket>> {
-        let (c, epoch) = (set.ids[row], set.epochs[row]);
+    /// Whether `vecs` and `centroids` are unchanged in this transaction: only then may
+    /// buckets come from, or go to, the process cache.
+    fn buckets_clean(&self) -> bool {
+        self.vecs.snapshot_version().is_some() && self.centroids.snapshot_version().is_some()
+    }
+
+    /// The buckets of codebook rows `rows` of `set`, in order: cached (one cache lock for
+    /// all), or read from `vecs_vN` (and cached when `clean`).
+    async fn probed_buckets(
+        &self,
+        set: &CentroidSet,
+        rows: &[usize],
+        clean: bool,
+    ) -> Result<Vec<Arc<Bucket>>> {
         let (uuid, version) = (&self.config.uuid, self.config.active_version);
-        let clean =
-            self.vecs.snapshot_version().is_some() && self.centroids.snapshot_version().is_some();
-        if clean {
-            if let Some(b) = cache::bucket(uuid, version, c, epoch) {
-                return Ok(b);
-            }
+        let wanted: Vec<(u32, u64)> = rows.iter().map(|&r| (set.ids[r], set.epochs[r])).collect();
+        let cached = if clean {
+            cache::buckets(uuid, version, &wanted)
+        } else {
+            vec![None; wanted.len()]
+        };
+        let mut out = Vec::with_capacity(wanted.len());
+        for ((&(c, epoch), hit), &row) in wanted.iter().zip(cached).zip(rows) {
+            let b = match hit {
+                Some(b) => b,
+                None => {
+                    let b = Arc::new(self.load_bucket(set, row).await?);
+                    if clean {
+                        cache::put_bucket(uuid, version, c, epoch, b.clone());
+                    }
+                    b
+                }
+            };
+            out.push(b);
         }
+        Ok(out)
+    }
+
+    /// Bucket of codebook row `row` of `set`, read from `vecs_vN` in this transaction.
+    async fn load_bucket(&self, set: &CentroidSet, row: usize) -> Result<Bucket> {
+        let c = set.ids[row];
         let Some(codebook) = set.codebook.as_ref() else {
             return Err(VectorError::Inconsistent {
                 domain: self.domain.clone(),
@@ -114,11 +148,7 @@ impl VectorStore {
                 builder.push(&k.id, k.distance.0, &vector)?;
             }
         }
-        let bucket = Arc::new(builder.finish()?);
-        if clean {
-            cache::put_bucket(uuid, version, c, epoch, bucket.clone());
-        }
-        Ok(bucket)
+        builder.finish()
     }
 
     /// The `k` nearest live items to `vector` among the `nprobe` nearest buckets, passing
@@ -146,10 +176,9 @@ impl VectorStore {
             return Ok(Vec::new());
         }
         let probes = codebook.nearest_n(&q, nprobe.max(1));
-        let mut buckets = Vec::with_capacity(probes.len());
-        for p in &probes {
-            buckets.push(self.bucket(&set, p.id as usize).await?);
-        }
+        let clean = self.buckets_clean();
+        let rows: Vec<usize> = probes.iter().map(|p| p.id as usize).collect();
+        let buckets = self.probed_buckets(&set, &rows, clean).await?;
         let mut scan = Scan::new(&q, metric, k, self.prune);
         let ranked: Vec<Scored<RowRef>> = match filter {
             None => {
@@ -167,21 +196,27 @@ impl VectorStore {
                 all
             }
         };
-        self.resolve(ranked, &buckets, k, filter).await
+        // Payload slots of cached buckets hold committed payloads: usable only when this
+        // transaction has changed none of the trees a bucket and its payloads come from.
+        let slots = clean && self.data.snapshot_version().is_some();
+        self.resolve(ranked, &buckets, k, filter, slots).await
     }
 
-    /// Turns ranked rows into hits: dedup, payload fetch, filter.
+    /// Turns ranked rows into hits: dedup, payload fetch, filter. With `slots`, payloads come
+    /// from (and are kept in) the buckets' payload slots.
     async fn resolve(
         &self,
         ranked: Vec<Scored<RowRef>>,
         buckets: &[Arc<Bucket>],
         k: usize,
         filter: Option<&Filter>,
+        slots: bool,
     ) -> Result<Vec<Hit>> {
         let mut seen = HashSet::new();
         let mut hits: Vec<Hit> = Vec::with_capacity(k);
         for s in ranked {
-            let id = buckets[s.id.0 as usize].id(s.id.1 as usize);
+            let (bucket, row) = (&buckets[s.id.0 as usize], s.id.1 as usize);
+            let id = bucket.id(row);
             // An id lives in one bucket of a version, so repeats are rare: a short scan of
             // the hits so far, a set only for long result lists.
             let repeated = if k <= 32 {
@@ -192,12 +227,21 @@ impl VectorStore {
             if repeated {
                 continue;
             }
-            let payload = self
-                .data
-                .get(&DataKey::probe(id))
-                .await
-                .ctx(&self.domain, self.data.name())?
-                .unwrap_or(Value::Null);
+            let payload = match bucket.payload(row).filter(|_| slots) {
+                Some(p) => p.clone(),
+                None => {
+                    let p = self
+                        .data
+                        .get(&DataKey::probe(id))
+                        .await
+                        .ctx(&self.domain, self.data.name())?
+                        .unwrap_or(Value::Null);
+                    if slots {
+                        bucket.keep_payload(row, &p);
+                    }
+                    p
+                }
+            };
             if filter.is_some_and(|f| !f.matches(&payload)) {
                 continue;
             }
