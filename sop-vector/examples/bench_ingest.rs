@@ -26,11 +26,13 @@ fn num(name: &str, default: usize) -> usize {
 /// CPU seconds of the whole process (user + system, from `/proc/self/stat`; 0 when
 /// unavailable).
 fn process_cpu_s() -> f64 {
-    let ticks = std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| {
-        let rest = s.rsplit_once(')')?.1;
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
-    });
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
+        });
     ticks.map_or(0.0, |t| t / 100.0)
 }
 

@@ -27,9 +27,9 @@ use sop_core::{Btree, Database, Direction, Transaction, TransactionMode};
 
 use crate::cache;
 use crate::centroids::Centroids;
-use crate::item_id::ItemId;
 use crate::config::centroids_for;
 use crate::error::{Ctx, Result, VectorError};
+use crate::item_id::ItemId;
 use crate::kmeans::{train, KMeansConfig};
 use crate::lock::{drop_other_versions, heartbeat, lock_domain, switch_version, unlock_domain};
 use crate::schema::{CentroidRecord, DataKey, DomainConfig, Location, OrdF32, StoreNames, VecKey};
