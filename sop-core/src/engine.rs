@@ -49,7 +49,7 @@ use crate::storage::registry::{
     HANDLES_PER_BLOCK,
 };
 use crate::storage::replication::{self, Replication, ReplicationStatus};
-use crate::storage::wal::{wal_path, Wal, WalEntry};
+use crate::storage::wal::{wal_path, RecordBuf, Wal, WalEntry};
 use crate::storage::{checked_json, fsio};
 
 /// Clustered mode: how long a superseded blob outlives its replacement, so
@@ -482,7 +482,9 @@ impl Engine {
         record: CommitRecord,
         value_blobs: Vec<Uuid>,
     ) -> Result<u64> {
-        let body = record.encode()?;
+        let mut body = RecordBuf::with_capacity(record.size_hint());
+        record.encode_into(&mut body)?;
+        drop(record);
         let engine = self.clone();
         fsio::blocking(move || {
             engine.check_meta_writable()?;
@@ -491,7 +493,7 @@ impl Engine {
             }
             let logged = engine
                 .wal
-                .append(&body)
+                .append_record(body)
                 .and_then(|lsn| engine.wal.sync_through(lsn).map(|_| lsn));
             let lsn = engine.on_active(logged)?;
             engine.after_wal_io()?;

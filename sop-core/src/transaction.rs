@@ -594,7 +594,10 @@ impl Transaction {
         }
         let record = CommitRecord {
             tx_id: self.inner.id,
-            stores: prepared.iter().filter_map(|p| p.record.clone()).collect(),
+            stores: prepared
+                .iter_mut()
+                .filter_map(|p| p.record.take())
+                .collect(),
         };
         engine.log_commit(record, blobs).await?;
         let merged = prepared.iter().any(|p| p.merged);

@@ -5,8 +5,11 @@
 //! ```text
 //! cargo run --release -p sop-vector --example bench_vector -- \
 //!     [--base F.fvecs --query F.fvecs --gt F.ivecs | --n N --dim D] [--nprobe 4,8,16,32]
-//!     [--batch 10000] [--no-split] [--queries Q] [--centroids C]
+//!     [--batch 10000] [--no-split] [--queries Q] [--centroids C] [--ingest-only]
 //! ```
+//!
+//! `--ingest-only` stops after the ingest (no ground truth, rebuild or queries) and prints one
+//! line with `ingest_vps`: the write path alone, for profilers (callgrind, perf).
 //!
 //! `--centroids C` sets the number of centroids of the rebuild (default `√n`). Besides wall-clock
 //! `qps`, each line has `qps_cpu`: queries per CPU second of the querying thread, steadier on a
@@ -56,6 +59,11 @@ fn thread_cpu_s() -> f64 {
         .map_or(0.0, |ns| ns / 1e9)
 }
 
+/// Whether only the ingest runs (`--ingest-only`).
+fn ingest_only() -> bool {
+    std::env::args().any(|a| a == "--ingest-only")
+}
+
 /// Base vectors, queries and ground truth (ids = row numbers).
 fn load() -> BoxResult<(VectorSlab, VectorSlab, Vec<Vec<u32>>)> {
     if let (Some(b), Some(q)) = (flag("--base"), flag("--query")) {
@@ -77,6 +85,9 @@ fn load() -> BoxResult<(VectorSlab, VectorSlab, Vec<Vec<u32>>)> {
         spec.dim,
         t.elapsed().as_secs_f64()
     );
+    if ingest_only() {
+        return Ok((data.base, data.queries, Vec::new()));
+    }
     let t = Instant::now();
     let truth = exact_top_k(&data.base, &data.queries, 10, Metric::Cosine, 2)?;
     eprintln!("ground truth in {:.1}s", t.elapsed().as_secs_f64());
@@ -123,6 +134,11 @@ async fn main() -> BoxResult<()> {
     let ingest_s = t.elapsed().as_secs_f64();
     let ingest_vps = n as f64 / ingest_s;
     eprintln!("ingest {ingest_vps:.0} vectors/s");
+    if ingest_only() {
+        println!("{{\"n\":{n},\"dim\":{dim},\"ingest_vps\":{ingest_vps:.0},\"ingest_s\":{ingest_s:.2},\"auto_split\":{split},\"batch\":{batch}}}");
+        db.close().await?;
+        return Ok(());
+    }
 
     let t = Instant::now();
     let rebuild = RebuildOptions {

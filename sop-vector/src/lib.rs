@@ -16,6 +16,7 @@ pub mod error;
 pub mod fvecs;
 pub mod ground_truth;
 pub mod ingest;
+pub mod item_id;
 pub mod kmeans;
 pub mod lock;
 pub mod maintain;

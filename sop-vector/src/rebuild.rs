@@ -29,6 +29,7 @@ use crate::cache;
 use crate::centroids::Centroids;
 use crate::config::centroids_for;
 use crate::error::{Ctx, Result, VectorError};
+use crate::item_id::ItemId;
 use crate::kmeans::{train, KMeansConfig};
 use crate::lock::{drop_other_versions, heartbeat, lock_domain, switch_version, unlock_domain};
 use crate::schema::{CentroidRecord, DataKey, DomainConfig, Location, OrdF32, StoreNames, VecKey};
@@ -218,7 +219,7 @@ impl Run<'_> {
     }
 
     /// Step 1a: live ids (scan order) and tombstoned ids of version N.
-    async fn walk(&self) -> Result<(Vec<String>, Vec<String>)> {
+    async fn walk(&self) -> Result<(Vec<ItemId>, Vec<ItemId>)> {
         let tx = begin(self.db, self.domain, TransactionMode::NoCheck).await?;
         let name = self.names.vecs(self.source_version());
         let vecs: Btree<VecKey, StoredVector> =
@@ -237,7 +238,7 @@ impl Run<'_> {
     }
 
     /// Step 1b: the Lookup tree `lku_v{N+1}`: `i → live[i]`.
-    async fn number(&mut self, live: &[String]) -> Result<()> {
+    async fn number(&mut self, live: &[ItemId]) -> Result<()> {
         let name = self.names.lku(self.target_version());
         for (c, chunk) in live.chunks(self.opts.batch.max(1)).enumerate() {
             let tx = begin(self.db, self.domain, TransactionMode::ForWriting).await?;
@@ -247,7 +248,7 @@ impl Run<'_> {
                 .ctx(self.domain, &name)?;
             let base = (c * self.opts.batch.max(1)) as u64;
             for (i, id) in chunk.iter().enumerate() {
-                lku.add(base + i as u64, id.clone())
+                lku.add(base + i as u64, id.to_string())
                     .await
                     .ctx(self.domain, &name)?;
             }
@@ -258,7 +259,7 @@ impl Run<'_> {
     }
 
     /// Step 1c: removes the data entries of tombstoned items (still tombstoned).
-    async fn remove_tombstones(&mut self, dead: &[String]) -> Result<u64> {
+    async fn remove_tombstones(&mut self, dead: &[ItemId]) -> Result<u64> {
         let name = self.names.data();
         let mut removed = 0;
         for chunk in dead.chunks(self.opts.batch.max(1)) {

@@ -26,6 +26,7 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
+use crate::item_id::ItemId;
 use crate::metric::Metric;
 
 /// `f32` totally ordered with [`f32::total_cmp`] (for keys).
@@ -57,14 +58,14 @@ pub struct VecKey {
     /// Euclidean distance to the centroid.
     pub distance: OrdF32,
     /// Item id.
-    pub id: String,
+    pub id: ItemId,
     /// Tombstone (ride-on: not part of the ordering).
     pub deleted: bool,
 }
 
 impl VecKey {
     /// A live key.
-    pub fn new(centroid: u32, distance: f32, id: impl Into<String>) -> Self {
+    pub fn new(centroid: u32, distance: f32, id: impl Into<ItemId>) -> Self {
         Self {
             centroid,
             distance: OrdF32(distance),
@@ -75,10 +76,10 @@ impl VecKey {
 
     /// Smallest key of bucket `centroid`.
     pub fn bucket_start(centroid: u32) -> Self {
-        Self::new(centroid, f32::NEG_INFINITY, String::new())
+        Self::new(centroid, f32::NEG_INFINITY, ItemId::default())
     }
 
-    fn ordering_fields(&self) -> (u32, OrdF32, &str) {
+    fn ordering_fields(&self) -> (u32, OrdF32, &ItemId) {
         (self.centroid, self.distance, &self.id)
     }
 }
@@ -111,7 +112,7 @@ pub struct Location {
 
 impl Location {
     /// The `vecs` key of item `id` at this location.
-    pub fn key(&self, id: &str, deleted: bool) -> VecKey {
+    pub fn key(&self, id: impl Into<ItemId>, deleted: bool) -> VecKey {
         VecKey {
             deleted,
             ..VecKey::new(self.centroid, self.distance, id)
@@ -127,7 +128,7 @@ impl Location {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DataKey {
     /// Item id.
-    pub id: String,
+    pub id: ItemId,
     /// Centroid in `version`.
     pub centroid: u32,
     /// Distance in `version`.
@@ -146,7 +147,7 @@ pub struct DataKey {
 
 impl DataKey {
     /// A key that only carries the id (for lookups).
-    pub fn probe(id: impl Into<String>) -> Self {
+    pub fn probe(id: impl Into<ItemId>) -> Self {
         Self::at(
             id,
             Location {
@@ -158,7 +159,7 @@ impl DataKey {
     }
 
     /// A live key located at `loc` in `version`.
-    pub fn at(id: impl Into<String>, loc: Location, version: u32) -> Self {
+    pub fn at(id: impl Into<ItemId>, loc: Location, version: u32) -> Self {
         Self {
             id: id.into(),
             centroid: loc.centroid,
@@ -191,7 +192,7 @@ impl DataKey {
     /// The key of a live item being migrated by a rebuild: located at `current` in
     /// `current_version` and at `next` in `next_version`.
     pub fn migrating(
-        id: String,
+        id: ItemId,
         current: Location,
         current_version: u32,
         next: Location,
@@ -381,7 +382,7 @@ mod tests {
             centroid: 2,
             distance: 0.2,
         };
-        let k = DataKey::migrating("x".to_string(), cur, 3, next, 4);
+        let k = DataKey::migrating("x".into(), cur, 3, next, 4);
         assert_eq!(k.location(3), Some(cur));
         assert_eq!(k.location(4), Some(next));
         assert_eq!(k.location(5), None);

@@ -114,7 +114,7 @@ async fn check_vectors(tx: &Transaction, exp: &Expected) -> Result<u64, Error> {
     let centroids: Btree<u32, CentroidRecord> = tx.open_btree(&names.centroids(version)).await?;
     let mut by_id: BTreeMap<String, VecKey> = BTreeMap::new();
     for (k, _) in all(&vecs).await? {
-        let id = k.id.clone();
+        let id = k.id.to_string();
         assert!(
             by_id.insert(id.clone(), k).is_none(),
             "vector {id} twice in vecs"
@@ -129,7 +129,7 @@ async fn check_vectors(tx: &Transaction, exp: &Expected) -> Result<u64, Error> {
             .location(version)
             .ok_or_else(|| format!("vector {} has no location in v{version}", key.id))?;
         let entry = by_id
-            .get(&key.id)
+            .get(key.id.as_str())
             .ok_or_else(|| format!("vector {} is in data but not in vecs", key.id))?;
         assert_eq!(
             entry,
@@ -143,7 +143,7 @@ async fn check_vectors(tx: &Transaction, exp: &Expected) -> Result<u64, Error> {
             c.1 += 1;
         } else {
             c.0 += 1;
-            live.insert(key.id.clone());
+            live.insert(key.id.to_string());
         }
     }
     let expected_ids: BTreeSet<String> = exp.vectors.keys().cloned().collect();

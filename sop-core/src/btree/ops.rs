@@ -136,7 +136,18 @@ mod mp {
 /// Encodes ops for the WAL: a MessagePack list of
 /// `[k, key, old, id, ver, val, blob]` (values are copied in as encoded).
 pub fn encode_ops<K: Serialize>(store: &str, ops: &[Op<K>]) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(16 + ops.len() * 64);
+    // Values are copied in as they are: sized up front, the buffer never grows.
+    let values: usize = ops
+        .iter()
+        .map(|op| match op {
+            Op::Insert(item) | Op::Replace { item, .. } => match &item.value {
+                ValueCell::Inline(v) => v.len(),
+                ValueCell::Blob(_) => 18,
+            },
+            Op::Remove { .. } => 0,
+        })
+        .sum();
+    let mut out = Vec::with_capacity(16 + ops.len() * 64 + values);
     mp::array_len(&mut out, ops.len());
     for op in ops {
         let (k, key, old, item): (u8, &K, Option<&K>, Option<&Item<K>>) = match op {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SopError};
 use crate::storage::catalog::StoreInfo;
+use crate::storage::wal::RecordBuf;
 
 /// One store's part of a commit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,6 +45,24 @@ impl CommitRecord {
             what: "commit record",
             reason: e.to_string(),
         })
+    }
+
+    /// Encodes the record into a WAL record buffer (no intermediate copy of the ops).
+    pub fn encode_into(&self, out: &mut RecordBuf) -> Result<()> {
+        rmp_serde::encode::write(out, self).map_err(|e| SopError::Codec {
+            store: "<wal>".into(),
+            what: "commit record",
+            reason: e.to_string(),
+        })
+    }
+
+    /// An upper estimate of the encoded size (the ops dominate it).
+    pub fn size_hint(&self) -> usize {
+        64 + self
+            .stores
+            .iter()
+            .map(|s| 256 + s.name.len() + s.ops.len())
+            .sum::<usize>()
     }
 
     /// Decodes a record.

@@ -65,13 +65,20 @@ pub fn seal(kind: FrameKind, payload: &[u8]) -> Vec<u8> {
 
 /// Appends a frame holding `payload` to `out`.
 pub fn seal_into(out: &mut Vec<u8>, kind: FrameKind, payload: &[u8]) {
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(crate::FORMAT_VERSION as u16).to_le_bytes());
-    out.push(kind as u8);
-    out.push(0);
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(&header(kind, payload.len(), crc32fast::hash(payload)));
     out.extend_from_slice(payload);
+}
+
+/// The header of a frame of `kind` whose payload has length `len` and CRC32 `crc` (for
+/// writers that build the payload in place after a reserved header).
+pub fn header(kind: FrameKind, len: usize, crc: u32) -> [u8; FRAME_HEADER] {
+    let mut h = [0u8; FRAME_HEADER];
+    h[0..4].copy_from_slice(MAGIC);
+    h[4..6].copy_from_slice(&(crate::FORMAT_VERSION as u16).to_le_bytes());
+    h[6] = kind as u8;
+    h[8..12].copy_from_slice(&(len as u32).to_le_bytes());
+    h[12..16].copy_from_slice(&crc.to_le_bytes());
+    h
 }
 
 /// Result of parsing a frame header.
