@@ -46,8 +46,14 @@ pub struct Bucket {
 /// counts this much per row.
 pub const PAYLOAD_SLOT_MAX: usize = 128;
 
-/// Estimated heap bytes of `v` (string bytes, array and map entries, map keys), or `None`
-/// once it exceeds `limit`.
+/// Nominal heap bytes of one array element or one map key or value: `serde_json::Value`'s
+/// size without the `preserve_order` feature. A constant rather than `size_of::<Value>()`, so
+/// that which payloads fit a slot does not depend on the serde_json features the rest of a
+/// build enables (with `preserve_order` a `Value` is over twice as large).
+const NOMINAL_ENTRY_BYTES: usize = 32;
+
+/// Estimated heap bytes of `v` (string bytes, array and map entries at
+/// [`NOMINAL_ENTRY_BYTES`], map keys), or `None` once it exceeds `limit`.
 fn heap_size(v: &Value, limit: usize) -> Option<usize> {
     let mut total = 0usize;
     add_heap_size(v, limit, &mut total)?;
@@ -56,7 +62,7 @@ fn heap_size(v: &Value, limit: usize) -> Option<usize> {
 
 /// Adds `v`'s heap bytes to `total`; `None` as soon as `total` exceeds `limit`.
 fn add_heap_size(v: &Value, limit: usize, total: &mut usize) -> Option<()> {
-    let entry = std::mem::size_of::<Value>();
+    let entry = NOMINAL_ENTRY_BYTES;
     let mut grow = |n: usize| {
         *total = total.saturating_add(n);
         (*total <= limit).then_some(())
