@@ -218,6 +218,13 @@ pub(crate) struct TxInner {
 pub const DEADLINE_CHECK_EVERY: u32 = 64;
 
 impl TxInner {
+    /// Moves `state` (this transaction's, locked by the caller) out of the
+    /// active status, clearing `active` in the same critical section.
+    fn leave_active(&self, state: &mut TxState, status: Status) {
+        state.status = status;
+        self.active.store(false, Ordering::Release);
+    }
+
     /// Unregisters the transaction from garbage-collection bookkeeping (once).
     fn end(&self) {
         if !self.ended.swap(true, Ordering::AcqRel) {
@@ -348,8 +355,10 @@ impl Transaction {
             if !matches!(s.status, Status::Active) {
                 return;
             }
-            s.status = Status::Closed(format!("rolled back after an error: {e}"));
-            self.inner.active.store(false, Ordering::Release);
+            self.inner.leave_active(
+                &mut s,
+                Status::Closed(format!("rolled back after an error: {e}")),
+            );
             s.views.clear();
             std::mem::take(&mut s.written_blobs)
         };
@@ -493,8 +502,7 @@ impl Transaction {
         }
         {
             let mut s = self.inner.state.lock();
-            s.status = Status::Committed;
-            self.inner.active.store(false, Ordering::Release);
+            self.inner.leave_active(&mut s, Status::Committed);
         }
         self.inner.end();
         // Maintenance after the commit point: failures here never undo the
@@ -621,8 +629,8 @@ impl Transaction {
         self.check_active_now()?;
         let blobs = {
             let mut s = self.inner.state.lock();
-            s.status = Status::Closed("it was rolled back".into());
-            self.inner.active.store(false, Ordering::Release);
+            self.inner
+                .leave_active(&mut s, Status::Closed("it was rolled back".into()));
             s.views.clear();
             std::mem::take(&mut s.written_blobs)
         };

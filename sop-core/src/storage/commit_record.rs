@@ -40,20 +40,12 @@ pub struct CommitRecord {
 impl CommitRecord {
     /// Encodes the record.
     pub fn encode(&self) -> Result<Vec<u8>> {
-        rmp_serde::to_vec(self).map_err(|e| SopError::Codec {
-            store: "<wal>".into(),
-            what: "commit record",
-            reason: e.to_string(),
-        })
+        rmp_serde::to_vec(self).map_err(codec_error)
     }
 
     /// Encodes the record into a WAL record buffer (no intermediate copy of the ops).
     pub fn encode_into(&self, out: &mut RecordBuf) -> Result<()> {
-        rmp_serde::encode::write(out, self).map_err(|e| SopError::Codec {
-            store: "<wal>".into(),
-            what: "commit record",
-            reason: e.to_string(),
-        })
+        rmp_serde::encode::write(out, self).map_err(codec_error)
     }
 
     /// An upper estimate of the encoded size (the ops dominate it).
@@ -67,11 +59,16 @@ impl CommitRecord {
 
     /// Decodes a record.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        rmp_serde::from_slice(bytes).map_err(|e| SopError::Codec {
-            store: "<wal>".into(),
-            what: "commit record",
-            reason: e.to_string(),
-        })
+        rmp_serde::from_slice(bytes).map_err(codec_error)
+    }
+}
+
+/// The error for a commit record that failed to encode or decode.
+fn codec_error(e: impl std::fmt::Display) -> SopError {
+    SopError::Codec {
+        store: "<wal>".into(),
+        what: "commit record",
+        reason: e.to_string(),
     }
 }
 
