@@ -20,7 +20,7 @@ use crate::btree::ops::encode_ops;
 use crate::btree::store::{open_typed, StoreShared};
 use crate::btree::view::TreeView;
 use crate::cluster::CommitSection;
-use crate::engine::Engine;
+use crate::engine::{Engine, RetiredView};
 use crate::error::{Result, SopError};
 use crate::index_spec::Comparator;
 use crate::options::{StoreOptions, TransactionMode, TransactionOptions, MAX_MAX_TIME};
@@ -46,6 +46,10 @@ pub(crate) trait ErasedView: Send + Sync + 'static {
     async fn validate(&self) -> Result<()>;
     /// Validates and merges; returns what to log and publish.
     async fn prepare(&self, engine: &Arc<Engine>) -> Result<Prepared>;
+    /// After a commit: swaps the view's state for an empty view of the
+    /// store's current version and returns the old state, to be dropped later
+    /// ([`Engine::retire_view`]).
+    fn take_state(&self) -> RetiredView;
 }
 
 /// A transaction's view of one store plus what the store needs at commit.
@@ -99,6 +103,11 @@ impl<K: Key, V: Value> ErasedView for ViewCell<K, V> {
     async fn validate(&self) -> Result<()> {
         let current = self.shared.current();
         self.check_reads_on(&current).await
+    }
+
+    fn take_state(&self) -> RetiredView {
+        let fresh = TreeView::new(self.shared.clone(), self.shared.current(), false);
+        Box::new(std::mem::replace(&mut *self.view.lock(), fresh))
     }
 
     async fn prepare(&self, engine: &Arc<Engine>) -> Result<Prepared> {
@@ -607,12 +616,23 @@ impl Transaction {
                 .filter_map(|p| p.record.take())
                 .collect(),
         };
-        engine.log_commit(record, blobs).await?;
+        // The views retired by earlier commits are dropped while this
+        // commit's record is written and synced (same thread, disk busy).
+        let retired = engine.take_retired_views();
+        let (logged, ()) = tokio::join!(engine.log_commit(record, blobs), async move {
+            drop(retired)
+        });
+        logged?;
         let merged = prepared.iter().any(|p| p.merged);
         let mut superseded = Vec::new();
         for p in prepared {
             superseded.extend(p.superseded);
             (p.publish)();
+        }
+        for v in views.values() {
+            if v.has_changes() {
+                engine.retire_view(v.take_state());
+            }
         }
         engine.generation.fetch_add(1, Ordering::AcqRel);
         engine.retire_shared(superseded);
