@@ -151,8 +151,20 @@ pub struct Engine {
     pub generation: AtomicU64,
     active: Mutex<BTreeMap<u64, usize>>,
     garbage: Mutex<Vec<(u64, Uuid)>>,
+    /// What committed transactions' views held (above all the tree versions
+    /// their commits replaced), dropped by the next commit while it waits
+    /// for its WAL write (see [`Engine::take_retired_views`]). Invariant:
+    /// nothing here is ever read again; at most [`RETIRED_VIEWS_MAX`]
+    /// entries.
+    retired_views: Mutex<Vec<RetiredView>>,
     stats: Mutex<EngineStats>,
 }
+
+/// A committed transaction's view state, kept only to be dropped later.
+pub type RetiredView = Box<dyn std::any::Any + Send>;
+
+/// Most retired views kept: past it, the oldest is dropped at once.
+pub const RETIRED_VIEWS_MAX: usize = 16;
 
 /// One copy of the metadata (registry, catalog, WAL, journal).
 pub struct MetaSide {
@@ -290,6 +302,7 @@ impl Engine {
             generation: AtomicU64::new(1),
             active: Mutex::new(BTreeMap::new()),
             garbage: Mutex::new(Vec::new()),
+            retired_views: Mutex::new(Vec::new()),
             stats: Mutex::new(EngineStats {
                 repaired_blocks: report.repaired,
                 replayed_records: replay.records,
@@ -406,6 +419,24 @@ impl Engine {
                 active.remove(&generation);
             }
         }
+    }
+
+    /// Keeps the state of a committed transaction's view to be dropped by
+    /// the next commit during its WAL wait. Dropping it frees the nodes the
+    /// commit replaced (thousands of leaves for a large commit), work that
+    /// would otherwise run on the committing task with the disk idle.
+    pub fn retire_view(&self, view: RetiredView) {
+        let overflow = {
+            let mut views = self.retired_views.lock();
+            views.push(view);
+            (views.len() > RETIRED_VIEWS_MAX).then(|| views.remove(0))
+        };
+        drop(overflow);
+    }
+
+    /// Takes the retired views for the caller to drop (outside the lock).
+    pub fn take_retired_views(&self) -> Vec<RetiredView> {
+        std::mem::take(&mut *self.retired_views.lock())
     }
 
     /// Queues blobs superseded now; they are deleted once no transaction that

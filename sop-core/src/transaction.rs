@@ -18,9 +18,10 @@ use uuid::Uuid;
 
 use crate::btree::ops::encode_ops;
 use crate::btree::store::{open_typed, StoreShared};
+use crate::btree::version::TreeVersion;
 use crate::btree::view::TreeView;
 use crate::cluster::CommitSection;
-use crate::engine::Engine;
+use crate::engine::{Engine, RetiredView};
 use crate::error::{Result, SopError};
 use crate::index_spec::Comparator;
 use crate::options::{StoreOptions, TransactionMode, TransactionOptions, MAX_MAX_TIME};
@@ -31,10 +32,19 @@ use crate::{Key, Value};
 /// A store's contribution to a commit, ready to publish.
 pub(crate) struct Prepared {
     pub record: Option<StoreRecord>,
-    pub publish: Box<dyn FnOnce() + Send>,
+    /// Builds the store's next version (pure CPU work, run during the WAL
+    /// write) and returns what makes it visible, run once the record is
+    /// durable.
+    pub build: Box<dyn FnOnce() -> Publish + Send>,
     pub superseded: Vec<Uuid>,
     pub merged: bool,
 }
+
+/// Makes a committed store version visible.
+pub(crate) type Publish = Box<dyn FnOnce() + Send>;
+
+/// Builds a store's next version from the committing view.
+type BuildVersion<K, V> = Box<dyn FnOnce() -> TreeVersion<K, V> + Send>;
 
 /// The type-erased face of a transaction's view of one store.
 #[async_trait]
@@ -45,7 +55,11 @@ pub(crate) trait ErasedView: Send + Sync + 'static {
     /// Checks the view's reads against the newest committed version.
     async fn validate(&self) -> Result<()>;
     /// Validates and merges; returns what to log and publish.
-    async fn prepare(&self, engine: &Arc<Engine>) -> Result<Prepared>;
+    async fn prepare(self: Arc<Self>, engine: &Arc<Engine>) -> Result<Prepared>;
+    /// After a commit: swaps the view's state for an empty view of the
+    /// store's current version and returns the old state, to be dropped later
+    /// ([`Engine::retire_view`]).
+    fn take_state(&self) -> RetiredView;
 }
 
 /// A transaction's view of one store plus what the store needs at commit.
@@ -101,7 +115,12 @@ impl<K: Key, V: Value> ErasedView for ViewCell<K, V> {
         self.check_reads_on(&current).await
     }
 
-    async fn prepare(&self, engine: &Arc<Engine>) -> Result<Prepared> {
+    fn take_state(&self) -> RetiredView {
+        let fresh = TreeView::new(self.shared.clone(), self.shared.current(), false);
+        Box::new(std::mem::replace(&mut *self.view.lock(), fresh))
+    }
+
+    async fn prepare(self: Arc<Self>, engine: &Arc<Engine>) -> Result<Prepared> {
         let name = self.shared.name.clone();
         if let Some(info) = &self.created {
             let catalog = engine.catalog.lock();
@@ -116,14 +135,20 @@ impl<K: Key, V: Value> ErasedView for ViewCell<K, V> {
         }
         let current = self.shared.current();
         let base_seq = self.view.lock().base.seq;
-        let (next, ops, superseded, merged) = if base_seq == current.seq {
-            let v = self.view.lock();
-            (
-                StoreShared::build_version(&current, &v),
-                v.ops.clone(),
-                v.superseded.clone(),
-                false,
-            )
+        // The next version is built by `build`, which the commit runs while
+        // the record is written and synced: it reads nothing from the disk.
+        let (build, ops, superseded, merged): (BuildVersion<K, V>, _, _, _) = if base_seq
+            == current.seq
+        {
+            let (ops, superseded) = {
+                let v = self.view.lock();
+                (v.ops.clone(), v.superseded.clone())
+            };
+            let cell = self.clone();
+            let base = current.clone();
+            let build: BuildVersion<K, V> =
+                Box::new(move || StoreShared::build_version(&base, &cell.view.lock()));
+            (build, ops, superseded, false)
         } else {
             self.check_reads_on(&current).await?;
             let ops = self.view.lock().ops.clone();
@@ -135,12 +160,9 @@ impl<K: Key, V: Value> ErasedView for ViewCell<K, V> {
             let t = temp.into_inner();
             let mut superseded = t.superseded.clone();
             superseded.extend(self.view.lock().superseded.iter().copied());
-            (
-                StoreShared::build_version(&current, &t),
-                ops,
-                superseded,
-                true,
-            )
+            let base = current.clone();
+            let build: BuildVersion<K, V> = Box::new(move || StoreShared::build_version(&base, &t));
+            (build, ops, superseded, true)
         };
         let record = if ops.is_empty() && self.created.is_none() {
             None
@@ -160,20 +182,22 @@ impl<K: Key, V: Value> ErasedView for ViewCell<K, V> {
         let shared = self.shared.clone();
         let created = self.created.clone();
         let engine = engine.clone();
-        let next = Arc::new(next);
-        let publish = Box::new(move || {
-            *shared.committed.write() = next;
-            if let Some(info) = created {
-                engine.catalog.lock().stores.insert(info.name.clone(), info);
-                engine
-                    .stores
-                    .lock()
-                    .insert(shared.name.clone(), shared.clone());
-            }
+        let build = Box::new(move || {
+            let next = Arc::new(build());
+            Box::new(move || {
+                *shared.committed.write() = next;
+                if let Some(info) = created {
+                    engine.catalog.lock().stores.insert(info.name.clone(), info);
+                    engine
+                        .stores
+                        .lock()
+                        .insert(shared.name.clone(), shared.clone());
+                }
+            }) as Publish
         });
         Ok(Prepared {
             record,
-            publish,
+            build,
             superseded,
             merged,
         })
@@ -589,7 +613,7 @@ impl Transaction {
         let mut prepared = Vec::with_capacity(views.len());
         for v in views.values() {
             if v.has_changes() {
-                prepared.push(v.prepare(&engine).await?);
+                prepared.push(v.clone().prepare(&engine).await?);
             } else {
                 v.validate().await?;
             }
@@ -600,19 +624,35 @@ impl Transaction {
         if let Some(section) = section {
             section.confirm().await?;
         }
+        let (mut stores, mut builds, mut superseded) = (Vec::new(), Vec::new(), Vec::new());
+        let mut merged = false;
+        for p in prepared {
+            stores.extend(p.record);
+            builds.push(p.build);
+            superseded.extend(p.superseded);
+            merged |= p.merged;
+        }
         let record = CommitRecord {
             tx_id: self.inner.id,
-            stores: prepared
-                .iter_mut()
-                .filter_map(|p| p.record.take())
-                .collect(),
+            stores,
         };
-        engine.log_commit(record, blobs).await?;
-        let merged = prepared.iter().any(|p| p.merged);
-        let mut superseded = Vec::new();
-        for p in prepared {
-            superseded.extend(p.superseded);
-            (p.publish)();
+        // While the record is written and synced, this thread drops the
+        // views retired by earlier commits and builds the next versions
+        // (CPU work that would otherwise wait for the disk or delay the
+        // caller). Nothing is published before the record is durable.
+        let retired = engine.take_retired_views();
+        let (logged, publishes) = tokio::join!(engine.log_commit(record, blobs), async move {
+            drop(retired);
+            builds.into_iter().map(|build| build()).collect::<Vec<_>>()
+        });
+        logged?;
+        for publish in publishes {
+            publish();
+        }
+        for v in views.values() {
+            if v.has_changes() {
+                engine.retire_view(v.take_state());
+            }
         }
         engine.generation.fetch_add(1, Ordering::AcqRel);
         engine.retire_shared(superseded);
@@ -667,5 +707,58 @@ fn check_compatible(name: &str, stored: &StoreOptions, requested: &StoreOptions)
             store: name.to_string(),
             reason: format!("stored vs requested: {}", diffs.join(", ")),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use crate::engine::RETIRED_VIEWS_MAX;
+    use crate::{Database, DatabaseOptions, TransactionMode};
+
+    /// Counts its drops.
+    struct Tracked(Arc<AtomicUsize>);
+
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn retired_views_are_bounded_and_dropped_by_the_next_commit() -> crate::Result<()> {
+        let dir =
+            tempfile::tempdir().map_err(|e| crate::SopError::io(std::path::Path::new("tmp"), e))?;
+        let db = Database::open(DatabaseOptions::new(dir.path())).await?;
+        let engine = db.engine.clone();
+        let drops = Arc::new(AtomicUsize::new(0));
+        for _ in 0..RETIRED_VIEWS_MAX + 3 {
+            engine.retire_view(Box::new(Tracked(drops.clone())));
+        }
+        // Past the bound the oldest go at once.
+        assert_eq!(drops.load(Ordering::SeqCst), 3);
+
+        // A commit drops what earlier commits retired and retires its own view.
+        let tx = db.begin(TransactionMode::ForWriting).await?;
+        let tree = tx.new_btree::<u64, String>("t", Default::default()).await?;
+        for i in 0..500u64 {
+            tree.add(i, format!("v{i}")).await?;
+        }
+        tx.commit().await?;
+        assert_eq!(drops.load(Ordering::SeqCst), RETIRED_VIEWS_MAX + 3);
+        let retired = engine.take_retired_views();
+        assert_eq!(retired.len(), 1, "the committed view is retired");
+        drop(retired);
+
+        // The handle of the committed transaction refuses work; the data is there.
+        assert!(tree.add(1000, "late".into()).await.is_err());
+        let tx = db.begin(TransactionMode::ForReading).await?;
+        let tree = tx.open_btree::<u64, String>("t").await?;
+        assert_eq!(tree.count().await?, 500);
+        assert_eq!(tree.get(&499).await?.as_deref(), Some("v499"));
+        tx.commit().await?;
+        db.close().await
     }
 }
