@@ -21,7 +21,7 @@ use crate::schema::{CentroidRecord, DataKey, Location, VecKey};
 use crate::split::Incoming;
 use crate::store::VectorStore;
 use crate::stored::StoredVector;
-use crate::validate::prepare_vector;
+use crate::validate::prepare_into;
 use crate::Metric;
 
 /// An item of a batch with its location and prepared vector.
@@ -102,13 +102,7 @@ impl VectorStore {
         let mut order = Vec::with_capacity(last.len());
         for (i, it) in items.iter().enumerate() {
             if last.get(it.id.as_str()) == Some(&i) {
-                flat.extend(prepare_vector(
-                    &self.domain,
-                    "vector",
-                    &it.vector,
-                    dim,
-                    metric,
-                )?);
+                prepare_into(&self.domain, "vector", &it.vector, dim, metric, &mut flat)?;
                 order.push(i);
             }
         }
