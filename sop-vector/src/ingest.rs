@@ -7,8 +7,9 @@
 //! consecutive inserts land in the same leaves. On a unique `data` tree (layout 2) a new item
 //! costs one `data` insert (existence checked in the same descent) and one `vecs` insert; an
 //! existing id is *moved* (its old `vecs` entry removed). Bucket counts are updated once per
-//! touched bucket. Afterwards, touched buckets past the split bound of the
-//! [`crate::HealingPolicy`] are split in the same transaction.
+//! touched bucket. Touched buckets that the batch pushes past the split bound of the
+//! [`crate::HealingPolicy`] are split in the same transaction, *before* the batch's rows reach
+//! `vecs`: their rows are written once, at the key the split gives them (see [`crate::split`]).
 
 use std::collections::HashMap;
 
@@ -16,10 +17,11 @@ use serde_json::Value;
 
 use crate::error::{Ctx, Result};
 use crate::kmeans::{train, KMeansConfig};
-use crate::schema::{CentroidRecord, DataKey, Location, OrdF32};
+use crate::schema::{CentroidRecord, DataKey, Location, VecKey};
+use crate::split::Incoming;
 use crate::store::VectorStore;
 use crate::stored::StoredVector;
-use crate::validate::prepare_vector;
+use crate::validate::prepare_into;
 use crate::Metric;
 
 /// An item of a batch with its location and prepared vector.
@@ -100,13 +102,7 @@ impl VectorStore {
         let mut order = Vec::with_capacity(last.len());
         for (i, it) in items.iter().enumerate() {
             if last.get(it.id.as_str()) == Some(&i) {
-                flat.extend(prepare_vector(
-                    &self.domain,
-                    "vector",
-                    &it.vector,
-                    dim,
-                    metric,
-                )?);
+                prepare_into(&self.domain, "vector", &it.vector, dim, metric, &mut flat)?;
                 order.push(i);
             }
         }
@@ -158,23 +154,35 @@ impl VectorStore {
             self.put_data(&row.item.id, row.loc, version, payload, &mut deltas)
                 .await?;
         }
-        rows.sort_unstable_by(|a, b| {
-            (a.loc.centroid, OrdF32(a.loc.distance))
-                .cmp(&(b.loc.centroid, OrdF32(b.loc.distance)))
-                .then_with(|| a.item.id.cmp(&b.item.id))
-        });
-        let vname = self.vecs.name();
-        for row in rows {
-            self.vecs
-                .add(row.loc.key(&row.item.id, false), row.vector)
-                .await
-                .ctx(&self.domain, vname)?;
+        for row in &rows {
             deltas.entry(row.loc.centroid).or_default().0 += 1;
         }
+        // Buckets this batch pushes past the split bound are split before their rows reach
+        // `vecs`, so those rows are written once, at their final key.
+        let plan = if self.healing.auto_split {
+            self.overfull(&set, &deltas)
+        } else {
+            Vec::new()
+        };
+        let mut incoming: HashMap<u32, Incoming> =
+            plan.iter().map(|&(c, _)| (c, Vec::new())).collect();
+        let mut direct: Vec<(VecKey, StoredVector)> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key = row.loc.key(row.item.id, false);
+            match incoming.get_mut(&key.centroid) {
+                Some(bucket) => bucket.push((key, row.vector)),
+                None => direct.push((key, row.vector)),
+            }
+        }
+        direct.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let vname = self.vecs.name();
+        for (key, vector) in direct {
+            self.vecs.add(key, vector).await.ctx(&self.domain, vname)?;
+        }
         self.adjust_counts(&deltas).await?;
-        if self.healing.auto_split {
-            let touched: Vec<u32> = deltas.keys().copied().collect();
-            self.split_overfull(&touched).await?;
+        for (c, parts) in plan {
+            let rows = incoming.remove(&c).unwrap_or_default();
+            self.split_into(c, parts, rows).await?;
         }
         Ok(())
     }

@@ -31,6 +31,8 @@ pub mod schema;
 pub mod simd;
 pub mod slab;
 pub mod split;
+#[cfg(test)]
+mod split_equivalence;
 pub mod store;
 pub mod stored;
 pub mod synthetic;

@@ -14,10 +14,20 @@
 //! piece, the others get new ids; every entry of the bucket is re-keyed (new distance) and its
 //! data key re-pointed. Tombstones of the bucket are dropped physically on the way
 //! (tombstone GC).
+//!
+//! Batch writes split *before* their rows reach `vecs`: [`VectorStore::upsert_batch`] works out
+//! which touched buckets will be past the bound ([`VectorStore::overfull`]) and hands each one
+//! its incoming rows ([`Incoming`]). The split then sees exactly the rows an eager split after
+//! the insert would have read (same order: distance, then id), so it computes the same pieces,
+//! but the incoming rows are written once, at their final key, instead of being inserted,
+//! removed and inserted again.
+
+use std::collections::HashMap;
 
 use futures::StreamExt;
 use sop_core::Direction;
 
+use crate::cache::CentroidSet;
 use crate::distance;
 use crate::error::{Ctx, Result, VectorError};
 use crate::kmeans::split_in_parts;
@@ -26,28 +36,53 @@ use crate::store::VectorStore;
 use crate::stored::StoredVector;
 
 impl VectorStore {
-    /// Splits every bucket of `touched` past the split bound.
-    pub(crate) async fn split_overfull(&self, touched: &[u32]) -> Result<()> {
-        let set = self.centroid_set().await?;
-        let total = set.live() as f64;
-        if set.ids.is_empty() || total == 0.0 {
-            return Ok(());
+    /// The buckets of `touched` (in ascending order) past the split bound once the per-bucket
+    /// `(live, deleted)` `deltas` are applied to the counts of `set`, each with the number of
+    /// pieces to cut it into.
+    pub(crate) fn overfull(
+        &self,
+        set: &CentroidSet,
+        deltas: &HashMap<u32, (i64, i64)>,
+    ) -> Vec<(u32, usize)> {
+        let live = |row: usize| {
+            let c = set.ids[row];
+            let d = deltas.get(&c).map_or(0, |d| d.0);
+            set.counts[row].saturating_add_signed(d)
+        };
+        let total: u64 = (0..set.ids.len()).map(live).sum();
+        if set.ids.is_empty() || total == 0 {
+            return Vec::new();
         }
+        let total = total as f64;
         let mean = total / set.ids.len() as f64;
         let target = mean.min(total.sqrt());
         let bound = self.healing.split_factor * target;
-        for &c in touched {
-            let Some(row) = set.row_of(c) else { continue };
-            let live = set.counts[row];
-            if live >= self.healing.min_split_size && live as f64 > bound {
-                self.split_into(c, split_parts(live, target)).await?;
-            }
+        let mut touched: Vec<u32> = deltas.keys().copied().collect();
+        touched.sort_unstable();
+        touched
+            .into_iter()
+            .filter_map(|c| {
+                let n = live(set.row_of(c)?);
+                (n >= self.healing.min_split_size && n as f64 > bound)
+                    .then(|| (c, split_parts(n, target)))
+            })
+            .collect()
+    }
+
+    /// Splits every bucket of `touched` past the split bound (the rows are already in `vecs`
+    /// and counted): the eager reference the batch path is tested against.
+    #[cfg(test)]
+    pub(crate) async fn split_overfull(&self, touched: &[u32]) -> Result<()> {
+        let set = self.centroid_set().await?;
+        let deltas = touched.iter().map(|&c| (c, (0, 0))).collect();
+        for (c, parts) in self.overfull(&set, &deltas) {
+            self.split_into(c, parts, Vec::new()).await?;
         }
         Ok(())
     }
 
     /// Reads bucket `c`: live `(key, vector)` pairs and tombstone keys.
-    async fn read_bucket(&self, c: u32) -> Result<(Vec<(VecKey, Vec<f32>)>, Vec<VecKey>)> {
+    async fn read_bucket(&self, c: u32) -> Result<(Vec<(VecKey, StoredVector)>, Vec<VecKey>)> {
         let mut live = Vec::new();
         let mut dead = Vec::new();
         let mut rows = std::pin::pin!(self.vecs.range(
@@ -59,7 +94,7 @@ impl VectorStore {
             if k.deleted {
                 dead.push(k);
             } else {
-                live.push((k, v.to_vec()));
+                live.push((k, v));
             }
         }
         Ok((live, dead))
@@ -68,13 +103,22 @@ impl VectorStore {
     /// Splits bucket `c` in two with 2-means; returns the new centroid id, or `None` when the
     /// bucket has fewer than two live items.
     pub async fn split_centroid(&self, c: u32) -> Result<Option<u32>> {
-        self.split_into(c, 2).await
+        self.split_into(c, 2, Vec::new()).await
     }
 
     /// Splits bucket `c` into up to `parts` buckets with `parts`-means (fewer when it holds
     /// fewer live items): `c` keeps the first piece, the others get consecutive new ids.
     /// Returns the first new id, or `None` when the bucket has fewer than two live items.
-    async fn split_into(&self, c: u32, parts: usize) -> Result<Option<u32>> {
+    ///
+    /// `incoming` are rows of this batch routed to `c` but not yet in `vecs` (their data
+    /// entries are written and counted): they take part in the split as if they were stored,
+    /// and are written once, at their final key.
+    pub(crate) async fn split_into(
+        &self,
+        c: u32,
+        parts: usize,
+        incoming: Incoming,
+    ) -> Result<Option<u32>> {
         self.ensure_writable().await?;
         let (d, cname) = (&self.domain, self.centroids.name());
         if self.centroids.get(&c).await.ctx(d, cname)?.is_none() {
@@ -83,7 +127,7 @@ impl VectorStore {
                 format!("no centroid {c} in `{d}`"),
             ));
         }
-        let (live, dead) = self.read_bucket(c).await?;
+        let (stored, dead) = self.read_bucket(c).await?;
         for k in &dead {
             self.vecs.remove(k).await.ctx(d, self.vecs.name())?;
             self.data
@@ -91,11 +135,20 @@ impl VectorStore {
                 .await
                 .ctx(d, self.data.name())?;
         }
+        let live = merge_incoming(stored, incoming);
         if live.len() < 2 {
+            for (k, v, in_vecs) in live {
+                if !in_vecs {
+                    self.vecs.add(k, v).await.ctx(d, self.vecs.name())?;
+                }
+            }
             return Ok(None);
         }
         let dim = self.config.dimensions;
-        let flat: Vec<f32> = live.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+        let mut flat: Vec<f32> = Vec::with_capacity(live.len() * dim);
+        for (_, v, _) in &live {
+            v.decode_into(&mut flat);
+        }
         let parts = parts.clamp(2, live.len());
         let seed = self.seed ^ u64::from(c);
         let model = split_in_parts(&flat, dim, self.config.metric, seed, parts)?;
@@ -104,17 +157,23 @@ impl VectorStore {
             .chain((0..parts as u32 - 1).map(|i| new_id + i))
             .collect();
         let mut counts = vec![0u64; parts];
-        for ((old, v), &label) in live.into_iter().zip(&model.labels) {
+        for (((old, v, in_vecs), &label), row) in live
+            .into_iter()
+            .zip(&model.labels)
+            .zip(flat.chunks_exact(dim))
+        {
             let half = label as usize;
             counts[half] += 1;
             let centre = model.centroids.get(half);
             let loc = Location {
                 centroid: ids[half],
-                distance: distance::l2_squared(&v, centre).sqrt(),
+                distance: distance::l2_squared(row, centre).sqrt(),
             };
-            self.vecs.remove(&old).await.ctx(d, self.vecs.name())?;
+            if in_vecs {
+                self.vecs.remove(&old).await.ctx(d, self.vecs.name())?;
+            }
             self.vecs
-                .add(loc.key(&old.id, false), StoredVector::new(&v))
+                .add(loc.key(old.id.clone(), false), v)
                 .await
                 .ctx(d, self.vecs.name())?;
             let key = DataKey::at(old.id.as_str(), loc, self.config.active_version);
@@ -175,6 +234,34 @@ impl VectorStore {
             None => Vec::new(),
         })
     }
+}
+
+/// Rows of a batch routed to one bucket and not yet written to `vecs`: key at the bucket and
+/// vector.
+pub(crate) type Incoming = Vec<(VecKey, StoredVector)>;
+
+/// The live rows of a bucket in key order (distance, then id), each marked with whether it is
+/// stored in `vecs` already: `stored` (in key order, from the tree) merged with `incoming`.
+fn merge_incoming(
+    stored: Vec<(VecKey, StoredVector)>,
+    mut incoming: Incoming,
+) -> Vec<(VecKey, StoredVector, bool)> {
+    incoming.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Vec::with_capacity(stored.len() + incoming.len());
+    let mut new = incoming.into_iter().peekable();
+    for (k, v) in stored {
+        while let Some((nk, _)) = new.peek() {
+            if *nk >= k {
+                break;
+            }
+            if let Some((nk, nv)) = new.next() {
+                out.push((nk, nv, false));
+            }
+        }
+        out.push((k, v, true));
+    }
+    out.extend(new.map(|(k, v)| (k, v, false)));
+    out
 }
 
 /// Pieces an overfull bucket of `live` items is split into: enough for pieces of about

@@ -40,15 +40,32 @@ pub fn prepare_vector(
     dim: usize,
     metric: Metric,
 ) -> Result<Vec<f32>> {
+    let mut out = Vec::with_capacity(v.len());
+    prepare_into(store, field, v, dim, metric, &mut out)?;
+    Ok(out)
+}
+
+/// [`prepare_vector`] appending to `out` (no allocation of its own); on error `out` is left
+/// as it was.
+pub fn prepare_into(
+    store: &str,
+    field: &str,
+    v: &[f32],
+    dim: usize,
+    metric: Metric,
+    out: &mut Vec<f32>,
+) -> Result<()> {
     check_vector(store, field, v, dim)?;
-    let mut out = v.to_vec();
-    if !metric.prepare(&mut out) {
+    let start = out.len();
+    out.extend_from_slice(v);
+    if !metric.prepare(&mut out[start..]) {
+        out.truncate(start);
         return Err(VectorError::ZeroVector {
             store: store.to_string(),
             field: field.to_string(),
         });
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -94,6 +111,20 @@ mod tests {
             prepare_vector("s", "vector", &[0.0, 0.0], 2, Metric::Cosine),
             Err(VectorError::ZeroVector { .. })
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn prepare_into_appends_and_leaves_out_unchanged_on_error() -> Result<()> {
+        let mut out = vec![9.0];
+        prepare_into("s", "vector", &[3.0, 4.0], 2, Metric::Cosine, &mut out)?;
+        assert_eq!(out.len(), 3);
+        assert!((out[1] - 0.6).abs() < 1e-6 && (out[2] - 0.8).abs() < 1e-6);
+        let zero = prepare_into("s", "vector", &[0.0, 0.0], 2, Metric::Cosine, &mut out);
+        assert!(matches!(zero, Err(VectorError::ZeroVector { .. })));
+        let short = prepare_into("s", "vector", &[1.0], 2, Metric::Cosine, &mut out);
+        assert!(short.is_err());
+        assert_eq!(out.len(), 3, "failed calls append nothing");
         Ok(())
     }
 }
