@@ -207,6 +207,9 @@ impl<K: Key, V: Value> ErasedView for ViewCell<K, V> {
 #[derive(Debug, Clone)]
 enum Status {
     Active,
+    /// `commit` runs: the views are being logged and published, so no
+    /// operation may change them any more.
+    Committing,
     Committed,
     Closed(String),
 }
@@ -260,7 +263,7 @@ impl TxInner {
 impl Drop for TxInner {
     fn drop(&mut self) {
         let state = self.state.get_mut();
-        if matches!(state.status, Status::Active) {
+        if matches!(state.status, Status::Active | Status::Committing) {
             // Abandoned without commit or rollback: its blobs become garbage.
             self.engine.retire(std::mem::take(&mut state.written_blobs));
         }
@@ -359,6 +362,9 @@ impl Transaction {
         }
         match &self.inner.state.lock().status {
             Status::Active => {}
+            Status::Committing => {
+                return Err(SopError::TransactionClosed("it is being committed".into()))
+            }
             Status::Committed => {
                 return Err(SopError::TransactionClosed("it was committed".into()))
             }
@@ -376,7 +382,7 @@ impl Transaction {
     pub(crate) fn close(&self, e: &SopError) {
         let blobs = {
             let mut s = self.inner.state.lock();
-            if !matches!(s.status, Status::Active) {
+            if !matches!(s.status, Status::Active | Status::Committing) {
                 return;
             }
             self.inner.leave_active(
@@ -514,6 +520,15 @@ impl Transaction {
         self.check_active_now()?;
         let (views, blobs) = {
             let mut s = self.inner.state.lock();
+            if !matches!(s.status, Status::Active) {
+                return Err(SopError::TransactionClosed(
+                    "it was closed while its commit began".into(),
+                ));
+            }
+            // From here on operations through the transaction's handles
+            // fail: the views must not change while they are logged and
+            // the next versions are built from them.
+            self.inner.leave_active(&mut s, Status::Committing);
             (
                 std::mem::take(&mut s.views),
                 std::mem::take(&mut s.written_blobs),
@@ -759,6 +774,31 @@ mod tests {
         assert_eq!(tree.count().await?, 500);
         assert_eq!(tree.get(&499).await?.as_deref(), Some("v499"));
         tx.commit().await?;
+        db.close().await
+    }
+
+    #[tokio::test]
+    async fn operations_fail_while_the_transaction_commits() -> crate::Result<()> {
+        let dir =
+            tempfile::tempdir().map_err(|e| crate::SopError::io(std::path::Path::new("tmp"), e))?;
+        let db = Database::open(DatabaseOptions::new(dir.path())).await?;
+        let tx = db.begin(TransactionMode::ForWriting).await?;
+        let tree = tx.new_btree::<u64, String>("t", Default::default()).await?;
+        tree.add(1, "one".into()).await?;
+        // The state `commit` puts the transaction in before logging its views.
+        {
+            let mut s = tx.inner.state.lock();
+            tx.inner.leave_active(&mut s, super::Status::Committing);
+        }
+        let err = tree.add(2, "two".into()).await.err();
+        assert!(
+            matches!(&err, Some(crate::SopError::TransactionClosed(why)) if why.contains("being committed")),
+            "{err:?}"
+        );
+        assert!(!tx.is_active());
+        assert!(tx.commit().await.is_err(), "a second commit is refused");
+        drop(tree);
+        drop(tx);
         db.close().await
     }
 }
