@@ -16,8 +16,8 @@
 //! (tombstone GC).
 //!
 //! Batch writes split *before* their rows reach `vecs`: [`VectorStore::upsert_batch`] works out
-//! which touched buckets will be past the bound ([`VectorStore::overfull`]) and hands each one
-//! its incoming rows ([`Incoming`]). The split then sees exactly the rows an eager split after
+//! which touched buckets will be past the bound (`VectorStore::overfull`) and hands each one
+//! its incoming rows (`Incoming`). The split then sees exactly the rows an eager split after
 //! the insert would have read (same order: distance, then id), so it computes the same pieces,
 //! but the incoming rows are written once, at their final key, instead of being inserted,
 //! removed and inserted again.
