@@ -626,8 +626,10 @@ impl Transaction {
             return Err(timeout);
         };
         let mut prepared = Vec::with_capacity(views.len());
+        let mut changed = Vec::with_capacity(views.len());
         for v in views.values() {
             if v.has_changes() {
+                changed.push(v);
                 prepared.push(v.clone().prepare(&engine).await?);
             } else {
                 v.validate().await?;
@@ -664,10 +666,8 @@ impl Transaction {
         for publish in publishes {
             publish();
         }
-        for v in views.values() {
-            if v.has_changes() {
-                engine.retire_view(v.take_state());
-            }
+        for v in changed {
+            engine.retire_view(v.take_state());
         }
         engine.generation.fetch_add(1, Ordering::AcqRel);
         engine.retire_shared(superseded);
@@ -742,11 +742,16 @@ mod tests {
         }
     }
 
+    /// A database in a fresh temporary folder (kept alive by the guard).
+    async fn temp_db() -> crate::Result<(tempfile::TempDir, Database)> {
+        let dir = tempfile::tempdir().map_err(|e| crate::SopError::io(std::env::temp_dir(), e))?;
+        let db = Database::open(DatabaseOptions::new(dir.path())).await?;
+        Ok((dir, db))
+    }
+
     #[tokio::test]
     async fn retired_views_are_bounded_and_dropped_by_the_next_commit() -> crate::Result<()> {
-        let dir =
-            tempfile::tempdir().map_err(|e| crate::SopError::io(std::path::Path::new("tmp"), e))?;
-        let db = Database::open(DatabaseOptions::new(dir.path())).await?;
+        let (_dir, db) = temp_db().await?;
         let engine = db.engine.clone();
         let drops = Arc::new(AtomicUsize::new(0));
         for _ in 0..RETIRED_VIEWS_MAX + 3 {
@@ -779,9 +784,7 @@ mod tests {
 
     #[tokio::test]
     async fn operations_fail_while_the_transaction_commits() -> crate::Result<()> {
-        let dir =
-            tempfile::tempdir().map_err(|e| crate::SopError::io(std::path::Path::new("tmp"), e))?;
-        let db = Database::open(DatabaseOptions::new(dir.path())).await?;
+        let (_dir, db) = temp_db().await?;
         let tx = db.begin(TransactionMode::ForWriting).await?;
         let tree = tx.new_btree::<u64, String>("t", Default::default()).await?;
         tree.add(1, "one".into()).await?;

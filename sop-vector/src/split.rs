@@ -250,13 +250,8 @@ fn merge_incoming(
     let mut out = Vec::with_capacity(stored.len() + incoming.len());
     let mut new = incoming.into_iter().peekable();
     for (k, v) in stored {
-        while let Some((nk, _)) = new.peek() {
-            if *nk >= k {
-                break;
-            }
-            if let Some((nk, nv)) = new.next() {
-                out.push((nk, nv, false));
-            }
+        while let Some((nk, nv)) = new.next_if(|(nk, _)| *nk < k) {
+            out.push((nk, nv, false));
         }
         out.push((k, v, true));
     }
