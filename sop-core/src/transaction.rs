@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use uuid::Uuid;
 
+use crate::btree::key_search::KeySearch;
 use crate::btree::ops::encode_ops;
 use crate::btree::store::{open_typed, StoreShared};
 use crate::btree::version::TreeVersion;
@@ -23,7 +24,6 @@ use crate::btree::view::TreeView;
 use crate::cluster::CommitSection;
 use crate::engine::{Engine, RetiredView};
 use crate::error::{Result, SopError};
-use crate::index_spec::Comparator;
 use crate::options::{StoreOptions, TransactionMode, TransactionOptions, MAX_MAX_TIME};
 use crate::storage::catalog::{now_ms, StoreInfo};
 use crate::storage::commit_record::{CommitRecord, StoreRecord};
@@ -413,7 +413,7 @@ impl Transaction {
         &self,
         name: &str,
         create: Option<StoreOptions>,
-        order: Comparator<K>,
+        order: KeySearch<K>,
     ) -> Result<Arc<ViewCell<K, V>>> {
         self.check_active()?;
         let r = self.open_view_inner(name, create, order).await;
@@ -427,7 +427,7 @@ impl Transaction {
         &self,
         name: &str,
         create: Option<StoreOptions>,
-        order: Comparator<K>,
+        order: KeySearch<K>,
     ) -> Result<Arc<ViewCell<K, V>>> {
         if name.is_empty() || name.len() > 512 {
             return Err(SopError::InvalidArgument {

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use crate::btree::handle::Btree;
+use crate::btree::key_search::KeySearch;
 use crate::error::{Result, SopError};
-use crate::index_spec::{Comparator, IndexSpec};
+use crate::index_spec::IndexSpec;
 use crate::options::StoreOptions;
 use crate::transaction::Transaction;
 use crate::{Key, Value};
@@ -28,7 +29,7 @@ impl Transaction {
             });
         }
         let cell = self
-            .open_view::<K, V>(name, Some(options), Comparator::natural())
+            .open_view::<K, V>(name, Some(options), KeySearch::natural())
             .await?;
         Ok(Btree::new(self.clone(), cell))
     }
@@ -37,7 +38,7 @@ impl Transaction {
     /// [`SopError::StoreNotFound`].
     pub async fn open_btree<K: Key + Ord, V: Value>(&self, name: &str) -> Result<Btree<K, V>> {
         let cell = self
-            .open_view::<K, V>(name, None, Comparator::natural())
+            .open_view::<K, V>(name, None, KeySearch::natural())
             .await?;
         Ok(Btree::new(self.clone(), cell))
     }
@@ -55,7 +56,7 @@ impl Transaction {
             .open_view::<serde_json::Value, V>(
                 name,
                 Some(options),
-                Comparator::Custom(Arc::new(spec)),
+                KeySearch::custom(Arc::new(spec)),
             )
             .await?;
         Ok(Btree::new(self.clone(), cell))
@@ -79,7 +80,7 @@ impl Transaction {
                 reason: "the store has no index_spec (not a JSON-keyed store)".into(),
             })?;
         let cell = self
-            .open_view::<serde_json::Value, V>(name, None, Comparator::Custom(Arc::new(spec)))
+            .open_view::<serde_json::Value, V>(name, None, KeySearch::custom(Arc::new(spec)))
             .await?;
         Ok(Btree::new(self.clone(), cell))
     }

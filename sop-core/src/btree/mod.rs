@@ -5,6 +5,7 @@ pub mod chunks;
 pub mod handle;
 pub mod ids;
 pub mod item;
+pub mod key_search;
 pub mod leaf;
 pub mod memo;
 pub mod ops;

@@ -16,12 +16,12 @@ use parking_lot::RwLock;
 use uuid::Uuid;
 
 use crate::btree::item::{decode_node, encode_node_into, Leaf, Node};
+use crate::btree::key_search::KeySearch;
 use crate::btree::ops::decode_ops;
 use crate::btree::version::{NodeRef, TreeVersion};
 use crate::btree::view::{Interrupt, Step, TreeView};
 use crate::engine::{Engine, PendingOps};
 use crate::error::{Result, SopError};
-use crate::index_spec::Comparator;
 use crate::options::StoreOptions;
 use crate::storage::catalog::StoreInfo;
 use crate::storage::frame::FrameKind;
@@ -67,7 +67,7 @@ pub struct StoreShared<K: 'static, V> {
     /// Options fixed at creation.
     pub options: StoreOptions,
     /// Key order.
-    pub order: Comparator<K>,
+    pub order: KeySearch<K>,
     /// The engine.
     pub engine: Arc<Engine>,
     /// Newest committed version.
@@ -79,7 +79,7 @@ pub struct StoreShared<K: 'static, V> {
 impl<K: Key, V: Value> StoreShared<K, V> {
     /// A store whose committed state is `info` (root and count) with no
     /// changes since the last checkpoint.
-    pub fn new(engine: Arc<Engine>, info: &StoreInfo, order: Comparator<K>) -> Self {
+    pub fn new(engine: Arc<Engine>, info: &StoreInfo, order: KeySearch<K>) -> Self {
         StoreShared {
             name: info.name.clone(),
             id: info.id,
@@ -264,7 +264,7 @@ impl<K: Key, V: Value> ErasedStore for StoreShared<K, V> {
 pub async fn open_typed<K: Key, V: Value>(
     engine: &Arc<Engine>,
     info: &StoreInfo,
-    order: Comparator<K>,
+    order: KeySearch<K>,
 ) -> Result<Arc<StoreShared<K, V>>> {
     let _guard = engine.open_lock.lock().await;
     if let Some(existing) = engine.stores.lock().get(&info.name).cloned() {

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::btree::item::{Item, ItemRef, Leaf, Node};
+use crate::btree::key_search::KeySearch;
 use crate::btree::leaf::CellRef;
 use crate::btree::memo::NodeMemo;
 use crate::btree::ops::{Op, Pos, ReadRecord};
@@ -28,7 +29,6 @@ use crate::btree::store::StoreShared;
 use crate::btree::version::{NodeRef, TreeVersion};
 use crate::error::SopError;
 use crate::id_hash::{IdMap, IdSet};
-use crate::index_spec::Comparator;
 use crate::storage::registry::NodeId;
 use crate::{Key, Value};
 
@@ -140,7 +140,7 @@ pub struct TreeView<K: 'static, V> {
     /// The store.
     pub shared: Arc<StoreShared<K, V>>,
     /// The store's key order (copied here: it is on the hottest path).
-    cmp: crate::index_spec::Comparator<K>,
+    cmp: KeySearch<K>,
     /// The snapshot this view started from.
     pub base: Arc<TreeVersion<K, V>>,
     /// Current root.
@@ -208,20 +208,13 @@ impl<K: Key, V: Value> TreeView<K, V> {
     /// Index of the first item of `leaf` that is `>= (key, id)`.
     #[inline]
     fn leaf_bound(&self, leaf: &Leaf<K>, key: &K, id: Uuid) -> usize {
-        // The order is matched once, outside the search loop.
-        match &self.cmp {
-            Comparator::Natural(f) => leaf_bound_by(leaf, key, id, f),
-            Comparator::Custom(o) => leaf_bound_by(leaf, key, id, |a: &K, b: &K| o.compare(a, b)),
-        }
+        self.cmp.leaf_bound(leaf, key, id)
     }
 
     /// Index of the child of an internal node that holds `(key, id)`.
     #[inline]
     fn child_index(&self, seps: &[(K, Uuid)], key: &K, id: Uuid) -> usize {
-        match &self.cmp {
-            Comparator::Natural(f) => child_index_by(seps, key, id, f),
-            Comparator::Custom(o) => child_index_by(seps, key, id, |a: &K, b: &K| o.compare(a, b)),
-        }
+        self.cmp.child_index(seps, key, id)
     }
 
     /// Compares keys with the store's order.
@@ -932,44 +925,6 @@ fn prefetch_node<K: 'static, V>(node: &Node<K, V>) {
         Node::Internal { seps, .. } => prefetch::search(seps),
         Node::Leaf(items, _) => items.prefetch_search(),
     }
-}
-
-/// Index of the first item of `leaf` that is `>= (key, id)` under `cmp`.
-#[inline]
-fn leaf_bound_by<K: 'static>(
-    leaf: &Leaf<K>,
-    key: &K,
-    id: Uuid,
-    cmp: impl Fn(&K, &K) -> Ordering,
-) -> usize {
-    let (mut lo, mut hi) = (0, leaf.len());
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let less = match cmp(leaf.key(mid), key) {
-            Ordering::Less => true,
-            Ordering::Greater => false,
-            // No id is below the nil id: skip reading the slot then.
-            Ordering::Equal => id != MIN_ID && leaf.id(mid) < id,
-        };
-        if less {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    lo
-}
-
-/// Index of the child holding `(key, id)`: the number of separators
-/// `<= (key, id)` under `cmp`.
-#[inline]
-fn child_index_by<K: 'static>(
-    seps: &[(K, Uuid)],
-    key: &K,
-    id: Uuid,
-    cmp: impl Fn(&K, &K) -> Ordering,
-) -> usize {
-    seps.partition_point(|(sk, sid)| cmp(sk, key).then_with(|| sid.cmp(&id)) != Ordering::Greater)
 }
 
 fn merge_nodes<K: Clone + 'static, V>(
