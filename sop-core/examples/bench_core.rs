@@ -11,6 +11,10 @@
 //! runs the insert and read loops) spent on a CPU, `*_runq_s` the seconds it
 //! waited for one: on a shared machine, ops per CPU-second is the figure
 //! that does not depend on the load.
+//!
+//! The binary uses mimalloc as its global allocator (`"allocator"` in the
+//! output); see the README's "Benchmarks" section for why and for numbers
+//! with the system allocator.
 
 use std::time::Instant;
 
@@ -18,6 +22,12 @@ use futures::StreamExt;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use sop_core::{Database, DatabaseOptions, Direction, SopError, StoreOptions, TransactionMode};
+
+/// mimalloc backs its arenas with transparent huge pages: at 1M items the
+/// node cache is ~0.5 GB of pointer-linked nodes, and on 4 KiB pages a random
+/// read spends much of its time in TLB misses (README "Benchmarks").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// 16 random bytes, serialized as MessagePack `bin` (via serde_bytes).
 type Key = serde_bytes::ByteArray<16>;
@@ -95,6 +105,7 @@ async fn main() -> Result<(), SopError> {
         "batch": batch,
         "slot_length": slot,
         "reads": reads,
+        "allocator": "mimalloc",
     });
 
     if on("insert") {

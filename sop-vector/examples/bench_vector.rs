@@ -25,6 +25,11 @@ use sop_vector::{
     optimize, HealingPolicy, Metric, NewItem, RebuildOptions, VectorConfig, VectorSlab, VectorStore,
 };
 
+/// mimalloc backs its arenas with transparent huge pages (fewer TLB misses on the
+/// vector slabs and B-tree nodes); see the README's "Benchmarks" section.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn flag(name: &str) -> Option<String> {
