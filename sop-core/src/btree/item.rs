@@ -182,6 +182,18 @@ impl<K: Clone + 'static, V> Clone for Node<K, V> {
     }
 }
 
+impl<K: 'static, V> Node<K, V> {
+    /// The lines a search of this node reads first: its separators' or its
+    /// leaf entries' first binary-search probes.
+    #[inline(always)]
+    pub fn search_lines(&self) -> crate::btree::prefetch::SearchLines {
+        match self {
+            Node::Internal { seps, .. } => crate::btree::prefetch::SearchLines::of(seps),
+            Node::Leaf(items, _) => items.search_lines(),
+        }
+    }
+}
+
 impl<K: Clone + 'static, V> Node<K, V> {
     /// A copy about to be changed: room for `room` more entries, so that
     /// growing up to a split never reallocates.

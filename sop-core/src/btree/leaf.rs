@@ -15,7 +15,7 @@
 //! - An entry is a key and a 12-byte location: a point read finds the
 //!   value's location in the line its search already waited for (one
 //!   memory page and line, not one for the keys and one for the locations);
-//!   [`Leaf::prefetch_search`] asks for the search's first probes at once.
+//!   [`Leaf::search_lines`] names the search's first probes, to ask for them at once.
 //! - A chunk shared with another leaf (reference count > 1) is never
 //!   modified; only a uniquely owned last chunk is appended to.
 //! - `dead` counts bytes in chunks that no slot references; when it exceeds
@@ -148,11 +148,11 @@ impl<K: 'static> Leaf<K> {
         self.metas[i].version
     }
 
-    /// Asks for the entries a binary search of this leaf probes first, all
-    /// at once.
+    /// The entries a binary search of this leaf probes first (to request
+    /// them all at once: [`crate::btree::prefetch::SearchLines::request`]).
     #[inline(always)]
-    pub fn prefetch_search(&self) {
-        crate::btree::prefetch::search(&self.entries);
+    pub fn search_lines(&self) -> crate::btree::prefetch::SearchLines {
+        crate::btree::prefetch::SearchLines::of(&self.entries)
     }
 
     fn bytes(&self, s: &Loc) -> &[u8] {

@@ -9,6 +9,10 @@
 //! Invariants:
 //! - Sound because a snapshot never changes and the view consults its own
 //!   overlay first; a node the view copies for writing is forgotten here.
+//! - A slot keeps, besides the node, the address of its search's first
+//!   probes ([`SearchLines`]), so a hit can request them before the node is
+//!   read ([`NodeMemo::get_prefetched`]). The address stays valid as long as
+//!   the slot holds the node: memoised nodes are immutable snapshot nodes.
 //! - The memo holds at most `max` nodes (the L1 cache's capacity), so a view
 //!   never keeps more nodes alive than the cache would. It starts empty,
 //!   allocates [`MIN_SLOTS`] on first use and quadruples when misses exceed
@@ -18,12 +22,13 @@
 use std::sync::Arc;
 
 use crate::btree::item::Node;
+use crate::btree::prefetch::{self, SearchLines};
 use crate::storage::registry::NodeId;
 
 /// Slots allocated on first use.
 pub const MIN_SLOTS: usize = 256;
 
-type Slot<K, V> = Option<(NodeId, Arc<Node<K, V>>)>;
+type Slot<K, V> = Option<(NodeId, Arc<Node<K, V>>, SearchLines)>;
 
 /// See the module docs.
 pub struct NodeMemo<K: 'static, V> {
@@ -55,7 +60,26 @@ impl<K: 'static, V> NodeMemo<K, V> {
             return None;
         }
         match &self.slots[self.index(id)] {
-            Some((hid, n)) if *hid == id => Some(n),
+            Some((hid, n, _)) if *hid == id => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The memoised node `id`, if any, after requesting the node's header
+    /// and its search's first probes from memory all at once (neither is
+    /// read here).
+    #[inline]
+    pub fn get_prefetched(&self, id: NodeId) -> Option<&Arc<Node<K, V>>> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        match &self.slots[self.index(id)] {
+            Some((hid, n, lines)) if *hid == id => {
+                // `&**n` is the node's address: taking it reads nothing.
+                prefetch::value(&**n);
+                lines.request();
+                Some(n)
+            }
             _ => None,
         }
     }
@@ -69,15 +93,16 @@ impl<K: 'static, V> NodeMemo<K, V> {
             self.grow();
         }
         let i = self.index(id);
-        self.slots[i] = Some((id, node));
+        let lines = node.search_lines();
+        self.slots[i] = Some((id, node, lines));
     }
 
     fn grow(&mut self) {
         let size = (self.slots.len() * 4).min(self.max);
         let old = std::mem::replace(&mut self.slots, empty_slots(size));
-        for (id, n) in old.into_iter().flatten() {
-            let i = self.index(id);
-            self.slots[i] = Some((id, n));
+        for slot in old.into_iter().flatten() {
+            let i = self.index(slot.0);
+            self.slots[i] = Some(slot);
         }
         self.misses = 0;
     }
@@ -88,7 +113,7 @@ impl<K: 'static, V> NodeMemo<K, V> {
             return;
         }
         let i = self.index(id);
-        if self.slots[i].as_ref().is_some_and(|(hid, _)| *hid == id) {
+        if self.slots[i].as_ref().is_some_and(|(hid, _, _)| *hid == id) {
             self.slots[i] = None;
         }
     }
@@ -125,8 +150,13 @@ mod tests {
         assert_eq!(m.capacity(), 4096);
         // Dense ids: the last `capacity` ids are all present.
         assert!((20_000 - 4096..20_000u64).all(|id| m.get(id).is_some()));
+        assert!(Arc::ptr_eq(
+            m.get_prefetched(19_998).expect("memoised"),
+            m.get(19_998).expect("memoised")
+        ));
         m.forget(19_999);
         assert!(m.get(19_999).is_none());
+        assert!(m.get_prefetched(19_999).is_none());
         assert!(m.get(19_999 - 4096).is_none(), "evicted by its collider");
         // A short-lived view stays small.
         let mut small: NodeMemo<u32, u32> = NodeMemo::new(1 << 20);

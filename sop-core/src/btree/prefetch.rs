@@ -45,10 +45,42 @@ pub fn value<T>(value: &T) {
 /// elements it probes first (all of a small array).
 #[inline(always)]
 pub fn search<T>(items: &[T]) {
-    let base = items.as_ptr().cast::<u8>();
-    each_search_offset(items.len(), size_of::<T>(), |off| {
-        line(base.wrapping_add(off))
-    });
+    SearchLines::of(items).request();
+}
+
+/// Where a binary search over an array starts reading: the array's address,
+/// length and element size, kept apart from the array so that its first
+/// probes can be requested before the object owning the array is read (the
+/// node memo keeps one per node: see `btree::memo`).
+///
+/// Only an address is kept, never a reference: a stale `SearchLines` makes
+/// [`SearchLines::request`] hint useless lines, nothing else.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SearchLines {
+    addr: usize,
+    len: u32,
+    elem: u32,
+}
+
+impl SearchLines {
+    /// The search lines of `items`.
+    #[inline(always)]
+    pub fn of<T>(items: &[T]) -> Self {
+        SearchLines {
+            addr: items.as_ptr() as usize,
+            len: u32::try_from(items.len()).unwrap_or(u32::MAX),
+            elem: u32::try_from(size_of::<T>()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Requests the elements a binary search probes first (see [`search()`]).
+    #[inline(always)]
+    pub fn request(&self) {
+        let base = std::ptr::without_provenance::<u8>(self.addr);
+        each_search_offset(self.len as usize, self.elem as usize, |off| {
+            line(base.wrapping_add(off))
+        });
+    }
 }
 
 // The offsets are produced by plain counted loops calling `f`, not by

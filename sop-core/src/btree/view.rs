@@ -223,15 +223,19 @@ impl<K: Key, V: Value> TreeView<K, V> {
         self.cmp.compare(a, b)
     }
 
-    /// A node already at hand (overlay or memo), borrowed.
+    /// A node already at hand (overlay or memo), borrowed, with the lines
+    /// its search reads first requested from memory. A memo hit requests
+    /// them from the memo's copy of their address, before the node itself
+    /// is read, so the node's header and its keys arrive together.
     #[inline]
-    fn peek(&self, id: NodeId) -> Option<&Arc<Node<K, V>>> {
+    fn peek_prefetched(&self, id: NodeId) -> Option<&Arc<Node<K, V>>> {
         if !self.overlay.is_empty() {
             if let Some(n) = self.overlay.get(&id) {
+                prefetch_node(n);
                 return Some(n);
             }
         }
-        self.hot.get(id)
+        self.hot.get_prefetched(id)
     }
 
     /// Fetches a node without blocking.
@@ -404,15 +408,20 @@ impl<K: Key, V: Value> TreeView<K, V> {
         loop {
             // Internal nodes already at hand are only borrowed (no reference
             // count traffic); the leaf is cloned once, into the hit.
-            if let Some(n) = self.peek(node_id) {
-                prefetch_node(n);
-                if let Node::Internal { seps, children } = &**n {
-                    node_id = children[self.child_index(seps, key, id)];
-                    continue;
+            let node = match self.peek_prefetched(node_id) {
+                Some(n) => {
+                    if let Node::Internal { seps, children } = &**n {
+                        node_id = children[self.child_index(seps, key, id)];
+                        continue;
+                    }
+                    n.clone()
                 }
-            }
-            let node = self.node(node_id)?;
-            prefetch_node(&node);
+                None => {
+                    let n = self.node(node_id)?;
+                    prefetch_node(&n);
+                    n
+                }
+            };
             let pos = match &*node {
                 Node::Internal { seps, children } => {
                     node_id = children[self.child_index(seps, key, id)];
@@ -921,10 +930,7 @@ impl<K: Key, V: Value> TreeView<K, V> {
 #[inline(always)]
 fn prefetch_node<K: 'static, V>(node: &Node<K, V>) {
     prefetch::value(node);
-    match node {
-        Node::Internal { seps, .. } => prefetch::search(seps),
-        Node::Leaf(items, _) => items.prefetch_search(),
-    }
+    node.search_lines().request();
 }
 
 fn merge_nodes<K: Clone + 'static, V>(
