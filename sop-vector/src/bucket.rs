@@ -22,10 +22,11 @@
 use std::sync::OnceLock;
 
 use serde_json::Value;
+use sop_core::btree::prefetch;
 
 use crate::distance;
 use crate::error::{Result, VectorError};
-use crate::quant::CodeSlab;
+use crate::quant::{self, CodeSlab};
 
 /// A bucket's live rows, ready to scan (see the module docs).
 #[derive(Clone, Debug)]
@@ -199,6 +200,21 @@ impl Bucket {
     /// Residual codes.
     pub fn codes(&self) -> &CodeSlab {
         &self.codes
+    }
+
+    /// Hints that a scan of this bucket starts soon: asks for its first code rows and the
+    /// first lines of its per-row values (a hint only, see [`sop_core::btree::prefetch`]).
+    pub fn prefetch_head(&self) {
+        /// Per-row values asked for: two cache lines of `f32`.
+        const HEAD_ROWS: usize = 32;
+        let n = self.len();
+        let codes = self.codes.rows(0, n);
+        prefetch::slice(&codes[..codes.len().min(quant::PREFETCH_AHEAD)]);
+        let head = n.min(HEAD_ROWS);
+        prefetch::slice(&self.codes.scales()[..head]);
+        prefetch::slice(&self.codes.l1_norms()[..head]);
+        prefetch::slice(&self.norms[..head]);
+        prefetch::slice(&self.distances[..head]);
     }
 
     /// The centroid the residuals are coded against.
