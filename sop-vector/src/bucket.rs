@@ -266,6 +266,12 @@ mod tests {
         assert!(b.push("d", 0.9, &[1.0, 0.0]).is_err(), "order checked");
         assert!(b.push("e", 2.0, &[1.0]).is_err(), "length checked");
         let b = b.finish()?;
+        // A prefetch is a hint: on a bucket with rows or none it reads nothing out of bounds
+        // and changes nothing.
+        b.prefetch_head();
+        let empty = BucketBuilder::new(&[0.0, 0.0]).finish()?;
+        empty.prefetch_head();
+        assert!(empty.is_empty() && empty.codes().rows(0, 0).is_empty());
         assert_eq!((b.len(), b.dim()), (3, 2));
         assert_eq!((b.id(0), b.id(1), b.id(2)), ("a", "", "ccc"));
         assert_eq!(b.row(1), &[0.6, 0.8]);
