@@ -22,10 +22,11 @@
 use std::sync::OnceLock;
 
 use serde_json::Value;
+use sop_core::btree::prefetch;
 
 use crate::distance;
 use crate::error::{Result, VectorError};
-use crate::quant::CodeSlab;
+use crate::quant::{self, CodeSlab};
 
 /// A bucket's live rows, ready to scan (see the module docs).
 #[derive(Clone, Debug)]
@@ -201,6 +202,21 @@ impl Bucket {
         &self.codes
     }
 
+    /// Hints that a scan of this bucket starts soon: asks for its first code rows and the
+    /// first lines of its per-row values (a hint only, see [`sop_core::btree::prefetch`]).
+    pub fn prefetch_head(&self) {
+        /// Per-row values asked for: two cache lines of `f32`.
+        const HEAD_ROWS: usize = 32;
+        let n = self.len();
+        let codes = self.codes.rows(0, n);
+        prefetch::slice(&codes[..codes.len().min(quant::PREFETCH_AHEAD)]);
+        let head = n.min(HEAD_ROWS);
+        prefetch::slice(&self.codes.scales()[..head]);
+        prefetch::slice(&self.codes.l1_norms()[..head]);
+        prefetch::slice(&self.norms[..head]);
+        prefetch::slice(&self.distances[..head]);
+    }
+
     /// The centroid the residuals are coded against.
     pub fn centre(&self) -> &[f32] {
         &self.centre
@@ -250,6 +266,12 @@ mod tests {
         assert!(b.push("d", 0.9, &[1.0, 0.0]).is_err(), "order checked");
         assert!(b.push("e", 2.0, &[1.0]).is_err(), "length checked");
         let b = b.finish()?;
+        // A prefetch is a hint: on a bucket with rows or none it reads nothing out of bounds
+        // and changes nothing.
+        b.prefetch_head();
+        let empty = BucketBuilder::new(&[0.0, 0.0]).finish()?;
+        empty.prefetch_head();
+        assert!(empty.is_empty() && empty.codes().rows(0, 0).is_empty());
         assert_eq!((b.len(), b.dim()), (3, 2));
         assert_eq!((b.id(0), b.id(1), b.id(2)), ("a", "", "ccc"));
         assert_eq!(b.row(1), &[0.6, 0.8]);

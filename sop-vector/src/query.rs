@@ -183,6 +183,9 @@ impl VectorStore {
         let ranked: Vec<Scored<RowRef>> = match filter {
             None => {
                 for (i, b) in buckets.iter().enumerate() {
+                    if let Some(next) = buckets.get(i + 1) {
+                        next.prefetch_head();
+                    }
                     scan.bucket(i as u32, b);
                 }
                 scan.into_sorted_vec()
