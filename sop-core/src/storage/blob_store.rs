@@ -20,6 +20,7 @@
 //! ([`BlobStore::remove_all`]).
 
 pub mod pack;
+mod pack_file;
 mod pack_gc;
 mod relocate;
 
@@ -35,6 +36,7 @@ use crate::error::{Result, SopError};
 use crate::storage::frame::{self, FrameKind};
 use crate::storage::fsio;
 use pack::{PackRef, PackWriter};
+pub use pack_file::PackFile;
 
 /// Where blob bytes physically go.
 pub trait BlobBackend: Send + Sync + 'static {
@@ -56,6 +58,13 @@ pub trait BlobBackend: Send + Sync + 'static {
     /// Writes a whole pack file and makes it durable (with its directory).
     fn write_pack(&self, pack: u64, bytes: &[u8]) -> Result<()> {
         let _ = bytes;
+        Err(SopError::format(
+            pack::pack_file_name(pack),
+            "this blob backend does not store packs",
+        ))
+    }
+    /// Creates a pack file to be written as a stream ([`PackFile`]).
+    fn create_pack(&self, pack: u64) -> Result<PackFile> {
         Err(SopError::format(
             pack::pack_file_name(pack),
             "this blob backend does not store packs",
@@ -190,6 +199,20 @@ impl BlobBackend for FileBlobBackend {
         fsio::sync_dir(&dir)
     }
 
+    fn create_pack(&self, pack: u64) -> Result<PackFile> {
+        let path = self.pack_path(pack);
+        if let Ok(f) = PackFile::create(&path) {
+            return Ok(f);
+        }
+        // First pack: create the folder and retry once.
+        let dir = self.root.join("packs");
+        fsio::ensure_dir(&dir)?;
+        if let Some(parent) = dir.parent() {
+            fsio::sync_dir(parent)?;
+        }
+        PackFile::create(&path)
+    }
+
     fn remove_pack(&self, pack: u64) -> Result<()> {
         fsio::remove_if_exists(&self.pack_path(pack))
     }
@@ -221,20 +244,37 @@ impl BlobStore {
 
     /// Where a checkpoint puts its node blobs: packs when the backend
     /// stores them, one blob each otherwise.
+    /// Its adds may write to pack files: use it on a blocking thread.
     pub fn node_writer(&self) -> NodeWriter {
         NodeWriter {
+            backend: self.backend.clone(),
             packs: self.backend.supports_packs().then(Vec::new),
             blobs: Vec::new(),
+            flush_bytes: PACK_FLUSH_BYTES,
+            error: None,
         }
     }
 
     /// Writes a checkpoint's node blobs and makes them durable (blocking).
-    pub fn write_nodes(&self, nodes: NodeWriter) -> Result<WrittenNodes> {
+    pub fn write_nodes(&self, mut nodes: NodeWriter) -> Result<WrittenNodes> {
+        if let Some(e) = nodes.error.take() {
+            return Err(e);
+        }
         let mut written = Vec::new();
-        for p in nodes.packs.into_iter().flatten().filter(|p| !p.is_empty()) {
-            let (id, bytes, frames) = p.finish();
-            self.backend.write_pack(id, &bytes)?;
-            written.push((id, bytes.len() as u64, frames));
+        for mut p in nodes.packs.into_iter().flatten() {
+            if p.pack.is_empty() {
+                continue;
+            }
+            let (id, len, header) = (p.pack.id(), p.pack.len() as u64, p.pack.header());
+            let (_, tail, frames) = p.pack.finish();
+            match p.file.take() {
+                Some(mut file) => {
+                    file.append(&tail)?;
+                    file.finish(&header)?;
+                }
+                None => self.backend.write_pack(id, &tail)?,
+            }
+            written.push((id, len, frames));
         }
         if !nodes.blobs.is_empty() {
             let ids: Vec<Uuid> = nodes.blobs.iter().map(|(id, _)| *id).collect();
@@ -312,20 +352,40 @@ impl BlobStore {
     }
 }
 
+/// Bytes a pack being written collects in memory before they are appended
+/// to its file.
+pub const PACK_FLUSH_BYTES: usize = 8 << 20;
+
+/// A pack being written: its frames, and its file once the first
+/// [`PACK_FLUSH_BYTES`] were appended to it.
+struct OpenPack {
+    pack: PackWriter,
+    file: Option<PackFile>,
+}
+
 /// The node blobs of one checkpoint being assembled (see
 /// [`BlobStore::node_writer`]): frames in packs when the backend stores
 /// them (the last pack is being filled), else, or for a node too large for
-/// a pack, one blob per node.
+/// a pack, one blob per node. A pack's frames are appended to its file
+/// whenever [`PACK_FLUSH_BYTES`] have gathered, so memory stays bounded and
+/// the same buffer is reused. The first I/O error is kept and returned by
+/// [`NodeWriter::check`] and [`BlobStore::write_nodes`]; nothing is written
+/// after it.
 pub struct NodeWriter {
-    packs: Option<Vec<PackWriter>>,
+    backend: Arc<dyn BlobBackend>,
+    packs: Option<Vec<OpenPack>>,
     blobs: Vec<(Uuid, Vec<u8>)>,
+    flush_bytes: usize,
+    error: Option<SopError>,
 }
 
 impl NodeWriter {
     /// Adds a node payload; returns its physical id.
     pub fn add(&mut self, payload: &[u8]) -> Uuid {
         if let Some(p) = self.room(payload.len()) {
-            return p.add(FrameKind::Node, payload);
+            let id = p.pack.add(FrameKind::Node, payload);
+            self.flush_full();
+            return id;
         }
         let id = Uuid::new_v4();
         self.blobs.push((id, payload.to_vec()));
@@ -336,19 +396,59 @@ impl NodeWriter {
     /// `None` when it cannot be packed.
     pub fn add_sealed(&mut self, sealed: &[u8]) -> Option<Uuid> {
         let payload_len = sealed.len().saturating_sub(frame::FRAME_HEADER);
-        self.room(payload_len).map(|p| p.add_sealed(sealed))
+        let id = self.room(payload_len).map(|p| p.pack.add_sealed(sealed))?;
+        self.flush_full();
+        Some(id)
+    }
+
+    /// The first error met while appending to a pack file.
+    pub fn check(&mut self) -> Result<()> {
+        self.error.take().map_or(Ok(()), Err)
+    }
+
+    /// Sets how many bytes a pack gathers before they are appended to its
+    /// file (tests use small values to exercise the streaming path).
+    pub fn with_flush_bytes(mut self, bytes: usize) -> Self {
+        self.flush_bytes = bytes.max(1);
+        self
     }
 
     /// The pack to add a frame of `payload_len` bytes to, if it can be packed.
-    fn room(&mut self, payload_len: usize) -> Option<&mut PackWriter> {
+    fn room(&mut self, payload_len: usize) -> Option<&mut OpenPack> {
         let packs = self.packs.as_mut()?;
         if !PackWriter::new_fits(payload_len) {
             return None;
         }
-        if !packs.last().is_some_and(|p| p.fits(payload_len)) {
-            packs.push(PackWriter::new());
+        if !packs.last().is_some_and(|p| p.pack.fits(payload_len)) {
+            packs.push(OpenPack {
+                pack: PackWriter::new(),
+                file: None,
+            });
         }
         packs.last_mut()
+    }
+
+    /// Appends the last pack's gathered frames to its file once they reach
+    /// the flush size (creating the file on the first flush).
+    fn flush_full(&mut self) {
+        let Some(p) = self.packs.as_mut().and_then(|p| p.last_mut()) else {
+            return;
+        };
+        if self.error.is_some() || p.pack.pending() < self.flush_bytes {
+            return;
+        }
+        let file = match p.file.take() {
+            Some(f) => Ok(f),
+            None => self.backend.create_pack(p.pack.id()),
+        };
+        let done = file.and_then(|mut f| {
+            p.pack.flush_to(|b| f.append(b))?;
+            Ok(f)
+        });
+        match done {
+            Ok(f) => p.file = Some(f),
+            Err(e) => self.error = Some(e),
+        }
     }
 }
 
