@@ -22,6 +22,7 @@
 pub mod pack;
 mod pack_file;
 mod pack_gc;
+mod pack_stream;
 mod relocate;
 
 use std::collections::{HashMap, HashSet};
@@ -37,6 +38,7 @@ use crate::storage::frame::{self, FrameKind};
 use crate::storage::fsio;
 use pack::{PackRef, PackWriter};
 pub use pack_file::PackFile;
+use pack_stream::PackStream;
 
 /// Where blob bytes physically go.
 pub trait BlobBackend: Send + Sync + 'static {
@@ -251,6 +253,7 @@ impl BlobStore {
             packs: self.backend.supports_packs().then(Vec::new),
             blobs: Vec::new(),
             flush_bytes: PACK_FLUSH_BYTES,
+            stream: None,
             error: None,
         }
     }
@@ -260,17 +263,27 @@ impl BlobStore {
         if let Some(e) = nodes.error.take() {
             return Err(e);
         }
+        let mut files: Vec<Option<PackFile>> = match nodes.stream.take() {
+            Some(stream) => stream.finish()?.into_iter().map(Some).collect(),
+            None => Vec::new(),
+        };
         let mut written = Vec::new();
-        for mut p in nodes.packs.into_iter().flatten() {
+        for p in nodes.packs.into_iter().flatten() {
             if p.pack.is_empty() {
                 continue;
             }
             let (id, len, header) = (p.pack.id(), p.pack.len() as u64, p.pack.header());
             let (_, tail, frames) = p.pack.finish();
-            match p.file.take() {
+            match p.file.and_then(|at| files.get_mut(at)?.take()) {
                 Some(mut file) => {
                     file.append(&tail)?;
                     file.finish(&header)?;
+                }
+                None if p.file.is_some() => {
+                    return Err(SopError::Task(format!(
+                        "pack {} lost its file",
+                        pack::pack_file_name(id)
+                    )))
                 }
                 None => self.backend.write_pack(id, &tail)?,
             }
@@ -356,26 +369,29 @@ impl BlobStore {
 /// to its file.
 pub const PACK_FLUSH_BYTES: usize = 8 << 20;
 
-/// A pack being written: its frames, and its file once the first
-/// [`PACK_FLUSH_BYTES`] were appended to it.
+/// A pack being written: its frames, and the position of its file in the
+/// writer thread once the first [`PACK_FLUSH_BYTES`] were handed to it.
 struct OpenPack {
     pack: PackWriter,
-    file: Option<PackFile>,
+    file: Option<usize>,
 }
 
 /// The node blobs of one checkpoint being assembled (see
 /// [`BlobStore::node_writer`]): frames in packs when the backend stores
 /// them (the last pack is being filled), else, or for a node too large for
-/// a pack, one blob per node. A pack's frames are appended to its file
-/// whenever [`PACK_FLUSH_BYTES`] have gathered, so memory stays bounded and
-/// the same buffer is reused. The first I/O error is kept and returned by
-/// [`NodeWriter::check`] and [`BlobStore::write_nodes`]; nothing is written
-/// after it.
+/// a pack, one blob per node. Whenever [`PACK_FLUSH_BYTES`] of a pack's
+/// frames have gathered, they go to a writer thread that appends them to
+/// the pack's file while encoding goes on ([`pack_stream`]), so memory stays
+/// bounded and a few buffers are reused. The first error creating a file is
+/// kept and returned by [`NodeWriter::check`] and
+/// [`BlobStore::write_nodes`] (nothing is written after it); append errors
+/// are returned by [`BlobStore::write_nodes`].
 pub struct NodeWriter {
     backend: Arc<dyn BlobBackend>,
     packs: Option<Vec<OpenPack>>,
     blobs: Vec<(Uuid, Vec<u8>)>,
     flush_bytes: usize,
+    stream: Option<PackStream>,
     error: Option<SopError>,
 }
 
@@ -428,27 +444,41 @@ impl NodeWriter {
         packs.last_mut()
     }
 
-    /// Appends the last pack's gathered frames to its file once they reach
-    /// the flush size (creating the file on the first flush).
+    /// Hands the last pack's gathered frames to the writer thread once they
+    /// reach the flush size (starting the thread and creating the pack's
+    /// file on the first flush).
     fn flush_full(&mut self) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.try_flush() {
+            self.error = Some(e);
+        }
+    }
+
+    fn try_flush(&mut self) -> Result<()> {
         let Some(p) = self.packs.as_mut().and_then(|p| p.last_mut()) else {
-            return;
+            return Ok(());
         };
-        if self.error.is_some() || p.pack.pending() < self.flush_bytes {
-            return;
+        if p.pack.pending() < self.flush_bytes {
+            return Ok(());
         }
-        let file = match p.file.take() {
-            Some(f) => Ok(f),
-            None => self.backend.create_pack(p.pack.id()),
+        let stream = match &mut self.stream {
+            Some(s) => s,
+            None => self.stream.insert(PackStream::start()?),
         };
-        let done = file.and_then(|mut f| {
-            p.pack.flush_to(|b| f.append(b))?;
-            Ok(f)
-        });
-        match done {
-            Ok(f) => p.file = Some(f),
-            Err(e) => self.error = Some(e),
-        }
+        let at = match p.file {
+            Some(at) => at,
+            None => {
+                let at = stream.open(self.backend.create_pack(p.pack.id())?)?;
+                p.file = Some(at);
+                at
+            }
+        };
+        let spare = stream
+            .spare()
+            .unwrap_or_else(|| Vec::with_capacity(self.flush_bytes + (self.flush_bytes >> 3)));
+        stream.append(at, p.pack.take_pending(spare))
     }
 }
 

@@ -76,7 +76,7 @@ pub fn pack_file_name(pack: u64) -> String {
 }
 
 /// Builds one pack; references are known as frames are added. The bytes
-/// are held in memory until [`PackWriter::flush_to`] hands them to the pack
+/// are held in memory until [`PackWriter::take_pending`] hands them to the pack
 /// file (a checkpoint streams a large pack through one bounded buffer); the
 /// header frame at offset 0 records the frame count once the pack is
 /// finished ([`PackWriter::finish`] or [`PackWriter::header`]).
@@ -175,14 +175,13 @@ impl PackWriter {
         .to_uuid()
     }
 
-    /// Hands the bytes added since the last flush to `write` (which appends
-    /// them to the pack file); on success they are dropped from memory and
-    /// the buffer is kept for the next ones.
-    pub fn flush_to<E>(&mut self, write: impl FnOnce(&[u8]) -> Result<(), E>) -> Result<(), E> {
-        write(&self.bytes)?;
-        self.flushed += self.bytes.len() as u64;
-        self.bytes.clear();
-        Ok(())
+    /// Takes the bytes added since the last flush (to be appended to the
+    /// pack file, in order); `spare` becomes the buffer for the next ones.
+    pub fn take_pending(&mut self, mut spare: Vec<u8>) -> Vec<u8> {
+        spare.clear();
+        let out = std::mem::replace(&mut self.bytes, spare);
+        self.flushed += out.len() as u64;
+        out
     }
 
     /// The finished file content of a pack never flushed (the header
@@ -294,12 +293,8 @@ mod tests {
     fn a_flushed_pack_reads_like_one_built_whole() {
         let mut w = PackWriter::new();
         let mut file: Vec<u8> = Vec::new();
-        let append = |file: &mut Vec<u8>, b: &[u8]| -> Result<(), ()> {
-            file.extend_from_slice(b);
-            Ok(())
-        };
         let a = w.add(FrameKind::Node, b"before the flush");
-        w.flush_to(|b| append(&mut file, b)).expect("flush");
+        file.extend_from_slice(&w.take_pending(Vec::new()));
         assert_eq!((w.pending(), w.streaming()), (0, true));
         let b = w.add(FrameKind::Node, b"after");
         let c = w.add_sealed(&frame::seal(FrameKind::Node, b"moved"));
