@@ -277,15 +277,24 @@ mod tests {
         let c = w.add_sealed(&copied);
         let (pack, bytes, frames) = w.finish();
         assert_eq!(frames, 3);
+        check_pack(
+            &bytes,
+            pack,
+            &[(a, b"first node"), (b, b"second"), (c, b"moved")],
+        );
+    }
+
+    /// Checks the header (pack id, frame count) and each frame of a pack file.
+    fn check_pack(file: &[u8], pack: u64, frames: &[(Uuid, &[u8])]) {
         let p = std::path::Path::new("p");
-        let header = frame::open(p, FrameKind::PackHeader, &bytes).expect("header");
+        let header = frame::open(p, FrameKind::PackHeader, file).expect("header");
         assert_eq!(&header[2..10], &pack.to_le_bytes());
-        assert_eq!(&header[10..14], &3u32.to_le_bytes());
-        for (id, want) in [(a, &b"first node"[..]), (b, b"second"), (c, b"moved")] {
-            let r = PackRef::from_uuid(id).expect("pack ref");
+        assert_eq!(&header[10..14], &(frames.len() as u32).to_le_bytes());
+        for (id, want) in frames {
+            let r = PackRef::from_uuid(*id).expect("pack ref");
             assert_eq!(r.pack, pack);
-            let f = &bytes[r.offset as usize..(r.offset + r.len) as usize];
-            assert_eq!(frame::open(p, FrameKind::Node, f).expect("frame"), want);
+            let f = &file[r.offset as usize..(r.offset + r.len) as usize];
+            assert_eq!(frame::open(p, FrameKind::Node, f).expect("frame"), *want);
         }
     }
 
@@ -304,15 +313,11 @@ mod tests {
         file.extend_from_slice(&tail);
         file[..header.len()].copy_from_slice(&header);
         assert_eq!(frames, 3);
-        let p = std::path::Path::new("p");
-        let h = frame::open(p, FrameKind::PackHeader, &file).expect("header");
-        assert_eq!(&h[10..14], &3u32.to_le_bytes());
-        for (id, want) in [(a, &b"before the flush"[..]), (b, b"after"), (c, b"moved")] {
-            let r = PackRef::from_uuid(id).expect("pack ref");
-            assert_eq!(r.pack, pack);
-            let f = &file[r.offset as usize..(r.offset + r.len) as usize];
-            assert_eq!(frame::open(p, FrameKind::Node, f).expect("frame"), want);
-        }
+        check_pack(
+            &file,
+            pack,
+            &[(a, b"before the flush"), (b, b"after"), (c, b"moved")],
+        );
     }
 
     #[test]
