@@ -381,7 +381,7 @@ struct OpenPack {
 /// them (the last pack is being filled), else, or for a node too large for
 /// a pack, one blob per node. Whenever [`PACK_FLUSH_BYTES`] of a pack's
 /// frames have gathered, they go to a writer thread that appends them to
-/// the pack's file while encoding goes on ([`pack_stream`]), so memory stays
+/// the pack's file while encoding goes on (`pack_stream.rs`), so memory stays
 /// bounded and a few buffers are reused. The first error creating a file is
 /// kept and returned by [`NodeWriter::check`] and
 /// [`BlobStore::write_nodes`] (nothing is written after it); append errors

@@ -102,7 +102,7 @@ impl PackWriter {
     }
 
     /// The sealed header frame for the frames added so far (fixed size:
-    /// it overwrites the first [`header_len`] bytes of the file).
+    /// it overwrites the first bytes of the file).
     pub fn header(&self) -> Vec<u8> {
         let mut h = Vec::with_capacity(14);
         h.extend_from_slice(&PACK_LAYOUT_VERSION.to_le_bytes());
