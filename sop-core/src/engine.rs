@@ -556,29 +556,38 @@ impl Engine {
     async fn checkpoint_unlocked(self: &Arc<Self>) -> Result<()> {
         let _gate = self.commit_gate.write().await;
         let stores: Vec<Arc<dyn ErasedStore>> = self.stores.lock().values().cloned().collect();
-        // 1. Encode dirty nodes (into a pack when the blob backend has them).
-        let mut nodes = self.blobs.node_writer();
-        let mut node_writes: Vec<(u32, NodeId, Uuid)> = Vec::new();
-        let mut freed: Vec<NodeId> = Vec::new();
+        // 1. Encode dirty nodes (into a pack when the blob backend has them;
+        //    a large pack is appended to its file as it grows, so this runs
+        //    on a blocking thread).
         type Flushed = (Arc<dyn ErasedStore>, HashMap<NodeId, Uuid>, Vec<NodeId>);
-        let mut per_store: Vec<Flushed> = Vec::new();
-        for s in &stores {
-            let mut map = HashMap::new();
-            let dirty_freed = s.collect_dirty(&mut |id, bytes| {
-                let phys = nodes.add(bytes);
-                map.insert(id, phys);
-                node_writes.push((s.id(), id, phys));
-            })?;
-            freed.extend(dirty_freed.iter().copied());
-            per_store.push((s.clone(), map, dirty_freed));
-        }
+        let blobs = self.blobs.clone();
+        let (nodes, mut node_writes, freed, mut per_store) = fsio::blocking(move || {
+            let mut nodes = blobs.node_writer();
+            let mut node_writes: Vec<(u32, NodeId, Uuid)> = Vec::new();
+            let mut freed: Vec<NodeId> = Vec::new();
+            let mut per_store: Vec<Flushed> = Vec::new();
+            for s in stores {
+                let mut map = HashMap::new();
+                let dirty_freed = s.collect_dirty(&mut |id, bytes| {
+                    let phys = nodes.add(bytes);
+                    map.insert(id, phys);
+                    node_writes.push((s.id(), id, phys));
+                })?;
+                nodes.check()?;
+                freed.extend(dirty_freed.iter().copied());
+                per_store.push((s, map, dirty_freed));
+            }
+            Ok((nodes, node_writes, freed, per_store))
+        })
+        .await?;
         // 1b. Move the live nodes of mostly dead packs into this checkpoint's.
         let skip: HashSet<NodeId> = node_writes
             .iter()
             .map(|w| w.1)
             .chain(freed.iter().copied())
             .collect();
-        for (store_id, id, phys) in self.relocate_sparse_packs(&mut nodes, &skip).await? {
+        let (nodes, moved) = self.relocate_sparse_packs(nodes, skip).await?;
+        for (store_id, id, phys) in moved {
             if let Some((_, map, _)) = per_store.iter_mut().find(|p| p.0.id() == store_id) {
                 map.insert(id, phys);
             }

@@ -163,3 +163,37 @@ async fn a_snapshot_keeps_superseded_packed_nodes_readable() -> Result<(), SopEr
     tx.commit().await?;
     db.close().await
 }
+
+#[tokio::test]
+async fn a_checkpoint_larger_than_the_flush_size_streams_one_pack_that_reopens(
+) -> Result<(), SopError> {
+    // About 20 MB of dirty nodes: more than two flushes of PACK_FLUSH_BYTES
+    // (8 MB), so the pack goes through the writer thread.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let n = 5000u32;
+    let big = |k: u32| format!("{k:>8}").repeat(500);
+    {
+        let db = Database::open(DatabaseOptions::new(dir.path())).await?;
+        let tx = db.begin(TransactionMode::ForWriting).await?;
+        let t = tx
+            .new_btree::<u32, String>("streamed", StoreOptions::with_slot_length(64))
+            .await?;
+        for k in 0..n {
+            t.add(k, big(k)).await?;
+        }
+        tx.commit().await?;
+        db.checkpoint().await?;
+        let packs = files(dir.path(), "pack");
+        assert_eq!(packs.len(), 1, "one checkpoint, one pack: {packs:?}");
+        let size = std::fs::metadata(&packs[0]).expect("pack").len();
+        assert!(size > 16 << 20, "the pack holds every node: {size} bytes");
+        db.close().await?;
+    }
+    let db = Database::open(DatabaseOptions::new(dir.path())).await?;
+    let tx = db.begin(TransactionMode::ForReading).await?;
+    let t = tx.open_btree::<u32, String>("streamed").await?;
+    for k in 0..n {
+        assert_eq!(t.get(&k).await?, Some(big(k)), "key {k}");
+    }
+    tx.commit().await
+}

@@ -20,7 +20,9 @@
 //! ([`BlobStore::remove_all`]).
 
 pub mod pack;
+mod pack_file;
 mod pack_gc;
+mod pack_stream;
 mod relocate;
 
 use std::collections::{HashMap, HashSet};
@@ -35,6 +37,8 @@ use crate::error::{Result, SopError};
 use crate::storage::frame::{self, FrameKind};
 use crate::storage::fsio;
 use pack::{PackRef, PackWriter};
+pub use pack_file::PackFile;
+use pack_stream::PackStream;
 
 /// Where blob bytes physically go.
 pub trait BlobBackend: Send + Sync + 'static {
@@ -56,6 +60,13 @@ pub trait BlobBackend: Send + Sync + 'static {
     /// Writes a whole pack file and makes it durable (with its directory).
     fn write_pack(&self, pack: u64, bytes: &[u8]) -> Result<()> {
         let _ = bytes;
+        Err(SopError::format(
+            pack::pack_file_name(pack),
+            "this blob backend does not store packs",
+        ))
+    }
+    /// Creates a pack file to be written as a stream ([`PackFile`]).
+    fn create_pack(&self, pack: u64) -> Result<PackFile> {
         Err(SopError::format(
             pack::pack_file_name(pack),
             "this blob backend does not store packs",
@@ -190,6 +201,20 @@ impl BlobBackend for FileBlobBackend {
         fsio::sync_dir(&dir)
     }
 
+    fn create_pack(&self, pack: u64) -> Result<PackFile> {
+        let path = self.pack_path(pack);
+        if let Ok(f) = PackFile::create(&path) {
+            return Ok(f);
+        }
+        // First pack: create the folder and retry once.
+        let dir = self.root.join("packs");
+        fsio::ensure_dir(&dir)?;
+        if let Some(parent) = dir.parent() {
+            fsio::sync_dir(parent)?;
+        }
+        PackFile::create(&path)
+    }
+
     fn remove_pack(&self, pack: u64) -> Result<()> {
         fsio::remove_if_exists(&self.pack_path(pack))
     }
@@ -221,20 +246,48 @@ impl BlobStore {
 
     /// Where a checkpoint puts its node blobs: packs when the backend
     /// stores them, one blob each otherwise.
+    /// Its adds may write to pack files: use it on a blocking thread.
     pub fn node_writer(&self) -> NodeWriter {
         NodeWriter {
+            backend: self.backend.clone(),
             packs: self.backend.supports_packs().then(Vec::new),
             blobs: Vec::new(),
+            flush_bytes: PACK_FLUSH_BYTES,
+            stream: None,
+            error: None,
         }
     }
 
     /// Writes a checkpoint's node blobs and makes them durable (blocking).
-    pub fn write_nodes(&self, nodes: NodeWriter) -> Result<WrittenNodes> {
+    pub fn write_nodes(&self, mut nodes: NodeWriter) -> Result<WrittenNodes> {
+        if let Some(e) = nodes.error.take() {
+            return Err(e);
+        }
+        let mut files: Vec<Option<PackFile>> = match nodes.stream.take() {
+            Some(stream) => stream.finish()?.into_iter().map(Some).collect(),
+            None => Vec::new(),
+        };
         let mut written = Vec::new();
-        for p in nodes.packs.into_iter().flatten().filter(|p| !p.is_empty()) {
-            let (id, bytes, frames) = p.finish();
-            self.backend.write_pack(id, &bytes)?;
-            written.push((id, bytes.len() as u64, frames));
+        for p in nodes.packs.into_iter().flatten() {
+            if p.pack.is_empty() {
+                continue;
+            }
+            let (id, len, header) = (p.pack.id(), p.pack.len() as u64, p.pack.header());
+            let (_, tail, frames) = p.pack.finish();
+            match p.file.and_then(|at| files.get_mut(at)?.take()) {
+                Some(mut file) => {
+                    file.append(&tail)?;
+                    file.finish(&header)?;
+                }
+                None if p.file.is_some() => {
+                    return Err(SopError::Task(format!(
+                        "pack {} lost its file",
+                        pack::pack_file_name(id)
+                    )))
+                }
+                None => self.backend.write_pack(id, &tail)?,
+            }
+            written.push((id, len, frames));
         }
         if !nodes.blobs.is_empty() {
             let ids: Vec<Uuid> = nodes.blobs.iter().map(|(id, _)| *id).collect();
@@ -312,20 +365,43 @@ impl BlobStore {
     }
 }
 
+/// Bytes a pack being written collects in memory before they are appended
+/// to its file.
+pub const PACK_FLUSH_BYTES: usize = 8 << 20;
+
+/// A pack being written: its frames, and the position of its file in the
+/// writer thread once the first [`PACK_FLUSH_BYTES`] were handed to it.
+struct OpenPack {
+    pack: PackWriter,
+    file: Option<usize>,
+}
+
 /// The node blobs of one checkpoint being assembled (see
 /// [`BlobStore::node_writer`]): frames in packs when the backend stores
 /// them (the last pack is being filled), else, or for a node too large for
-/// a pack, one blob per node.
+/// a pack, one blob per node. Whenever [`PACK_FLUSH_BYTES`] of a pack's
+/// frames have gathered, they go to a writer thread that appends them to
+/// the pack's file while encoding goes on (`pack_stream.rs`), so memory stays
+/// bounded and a few buffers are reused. The first error creating a file is
+/// kept and returned by [`NodeWriter::check`] and
+/// [`BlobStore::write_nodes`] (nothing is written after it); append errors
+/// are returned by [`BlobStore::write_nodes`].
 pub struct NodeWriter {
-    packs: Option<Vec<PackWriter>>,
+    backend: Arc<dyn BlobBackend>,
+    packs: Option<Vec<OpenPack>>,
     blobs: Vec<(Uuid, Vec<u8>)>,
+    flush_bytes: usize,
+    stream: Option<PackStream>,
+    error: Option<SopError>,
 }
 
 impl NodeWriter {
     /// Adds a node payload; returns its physical id.
     pub fn add(&mut self, payload: &[u8]) -> Uuid {
         if let Some(p) = self.room(payload.len()) {
-            return p.add(FrameKind::Node, payload);
+            let id = p.pack.add(FrameKind::Node, payload);
+            self.flush_full();
+            return id;
         }
         let id = Uuid::new_v4();
         self.blobs.push((id, payload.to_vec()));
@@ -336,19 +412,73 @@ impl NodeWriter {
     /// `None` when it cannot be packed.
     pub fn add_sealed(&mut self, sealed: &[u8]) -> Option<Uuid> {
         let payload_len = sealed.len().saturating_sub(frame::FRAME_HEADER);
-        self.room(payload_len).map(|p| p.add_sealed(sealed))
+        let id = self.room(payload_len).map(|p| p.pack.add_sealed(sealed))?;
+        self.flush_full();
+        Some(id)
+    }
+
+    /// The first error met while appending to a pack file.
+    pub fn check(&mut self) -> Result<()> {
+        self.error.take().map_or(Ok(()), Err)
+    }
+
+    /// Sets how many bytes a pack gathers before they are appended to its
+    /// file (tests use small values to exercise the streaming path).
+    pub fn with_flush_bytes(mut self, bytes: usize) -> Self {
+        self.flush_bytes = bytes.max(1);
+        self
     }
 
     /// The pack to add a frame of `payload_len` bytes to, if it can be packed.
-    fn room(&mut self, payload_len: usize) -> Option<&mut PackWriter> {
+    fn room(&mut self, payload_len: usize) -> Option<&mut OpenPack> {
         let packs = self.packs.as_mut()?;
         if !PackWriter::new_fits(payload_len) {
             return None;
         }
-        if !packs.last().is_some_and(|p| p.fits(payload_len)) {
-            packs.push(PackWriter::new());
+        if !packs.last().is_some_and(|p| p.pack.fits(payload_len)) {
+            packs.push(OpenPack {
+                pack: PackWriter::new(),
+                file: None,
+            });
         }
         packs.last_mut()
+    }
+
+    /// Hands the last pack's gathered frames to the writer thread once they
+    /// reach the flush size (starting the thread and creating the pack's
+    /// file on the first flush).
+    fn flush_full(&mut self) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.try_flush() {
+            self.error = Some(e);
+        }
+    }
+
+    fn try_flush(&mut self) -> Result<()> {
+        let Some(p) = self.packs.as_mut().and_then(|p| p.last_mut()) else {
+            return Ok(());
+        };
+        if p.pack.pending() < self.flush_bytes {
+            return Ok(());
+        }
+        let stream = match &mut self.stream {
+            Some(s) => s,
+            None => self.stream.insert(PackStream::start()?),
+        };
+        let at = match p.file {
+            Some(at) => at,
+            None => {
+                let at = stream.open(self.backend.create_pack(p.pack.id())?)?;
+                p.file = Some(at);
+                at
+            }
+        };
+        let spare = stream
+            .spare()
+            .unwrap_or_else(|| Vec::with_capacity(self.flush_bytes + (self.flush_bytes >> 3)));
+        stream.append(at, p.pack.take_pending(spare))
     }
 }
 

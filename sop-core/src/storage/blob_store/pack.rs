@@ -75,37 +75,40 @@ pub fn pack_file_name(pack: u64) -> String {
     format!("{pack:015x}.pack")
 }
 
-/// Builds one pack in memory; references are known as frames are added.
+/// Builds one pack; references are known as frames are added. The bytes
+/// are held in memory until [`PackWriter::take_pending`] hands them to the pack
+/// file (a checkpoint streams a large pack through one bounded buffer); the
+/// header frame at offset 0 records the frame count once the pack is
+/// finished ([`PackWriter::finish`] or [`PackWriter::header`]).
 pub struct PackWriter {
     pack: u64,
+    /// Bytes not yet flushed; they start at file offset `flushed`.
     bytes: Vec<u8>,
+    flushed: u64,
     frames: u32,
 }
 
 impl PackWriter {
     /// An empty pack with a fresh random id.
     pub fn new() -> Self {
-        let pack = rand::random::<u64>() & MASK60;
         let mut w = PackWriter {
-            pack,
+            pack: rand::random::<u64>() & MASK60,
             bytes: Vec::new(),
+            flushed: 0,
             frames: 0,
         };
-        w.write_header();
+        w.bytes = w.header();
         w
     }
 
-    fn write_header(&mut self) {
+    /// The sealed header frame for the frames added so far (fixed size:
+    /// it overwrites the first bytes of the file).
+    pub fn header(&self) -> Vec<u8> {
         let mut h = Vec::with_capacity(14);
         h.extend_from_slice(&PACK_LAYOUT_VERSION.to_le_bytes());
         h.extend_from_slice(&self.pack.to_le_bytes());
         h.extend_from_slice(&self.frames.to_le_bytes());
-        let sealed = frame::seal(FrameKind::PackHeader, &h);
-        if self.bytes.is_empty() {
-            self.bytes = sealed;
-        } else {
-            self.bytes[..sealed.len()].copy_from_slice(&sealed);
-        }
+        frame::seal(FrameKind::PackHeader, &h)
     }
 
     /// The pack id.
@@ -113,9 +116,19 @@ impl PackWriter {
         self.pack
     }
 
-    /// Bytes so far.
+    /// Bytes so far (flushed or not).
     pub fn len(&self) -> usize {
+        self.flushed as usize + self.bytes.len()
+    }
+
+    /// Bytes added since the last flush.
+    pub fn pending(&self) -> usize {
         self.bytes.len()
+    }
+
+    /// Whether some bytes were already flushed to the file.
+    pub fn streaming(&self) -> bool {
+        self.flushed > 0
     }
 
     /// True when no frame was added.
@@ -123,9 +136,14 @@ impl PackWriter {
         self.frames == 0
     }
 
+    /// Number of frames added.
+    pub fn frames(&self) -> u32 {
+        self.frames
+    }
+
     /// Whether a frame with `payload_len` bytes still fits.
     pub fn fits(&self, payload_len: usize) -> bool {
-        self.bytes.len() + FRAME_HEADER + payload_len <= MAX_PACK_BYTES
+        self.len() + FRAME_HEADER + payload_len <= MAX_PACK_BYTES
     }
 
     /// Whether a frame with `payload_len` bytes fits in an empty pack.
@@ -135,14 +153,14 @@ impl PackWriter {
 
     /// Appends a frame holding `payload`; returns its reference.
     pub fn add(&mut self, kind: FrameKind, payload: &[u8]) -> Uuid {
-        let offset = self.bytes.len() as u64;
+        let offset = self.len() as u64;
         frame::seal_into(&mut self.bytes, kind, payload);
         self.added(offset)
     }
 
     /// Appends an already sealed frame (copied from another pack).
     pub fn add_sealed(&mut self, sealed: &[u8]) -> Uuid {
-        let offset = self.bytes.len() as u64;
+        let offset = self.len() as u64;
         self.bytes.extend_from_slice(sealed);
         self.added(offset)
     }
@@ -152,14 +170,28 @@ impl PackWriter {
         PackRef {
             pack: self.pack,
             offset,
-            len: self.bytes.len() as u64 - offset,
+            len: self.len() as u64 - offset,
         }
         .to_uuid()
     }
 
-    /// The finished file content (the header records the frame count).
+    /// Takes the bytes added since the last flush (to be appended to the
+    /// pack file, in order); `spare` becomes the buffer for the next ones.
+    pub fn take_pending(&mut self, mut spare: Vec<u8>) -> Vec<u8> {
+        spare.clear();
+        let out = std::mem::replace(&mut self.bytes, spare);
+        self.flushed += out.len() as u64;
+        out
+    }
+
+    /// The finished file content of a pack never flushed (the header
+    /// records the frame count); after a flush, the bytes not yet flushed,
+    /// to be followed by rewriting [`PackWriter::header`] at offset 0.
     pub fn finish(mut self) -> (u64, Vec<u8>, u32) {
-        self.write_header();
+        if self.flushed == 0 {
+            let h = self.header();
+            self.bytes[..h.len()].copy_from_slice(&h);
+        }
         (self.pack, self.bytes, self.frames)
     }
 }
@@ -245,16 +277,47 @@ mod tests {
         let c = w.add_sealed(&copied);
         let (pack, bytes, frames) = w.finish();
         assert_eq!(frames, 3);
+        check_pack(
+            &bytes,
+            pack,
+            &[(a, b"first node"), (b, b"second"), (c, b"moved")],
+        );
+    }
+
+    /// Checks the header (pack id, frame count) and each frame of a pack file.
+    fn check_pack(file: &[u8], pack: u64, frames: &[(Uuid, &[u8])]) {
         let p = std::path::Path::new("p");
-        let header = frame::open(p, FrameKind::PackHeader, &bytes).expect("header");
+        let header = frame::open(p, FrameKind::PackHeader, file).expect("header");
         assert_eq!(&header[2..10], &pack.to_le_bytes());
-        assert_eq!(&header[10..14], &3u32.to_le_bytes());
-        for (id, want) in [(a, &b"first node"[..]), (b, b"second"), (c, b"moved")] {
-            let r = PackRef::from_uuid(id).expect("pack ref");
+        assert_eq!(&header[10..14], &(frames.len() as u32).to_le_bytes());
+        for (id, want) in frames {
+            let r = PackRef::from_uuid(*id).expect("pack ref");
             assert_eq!(r.pack, pack);
-            let f = &bytes[r.offset as usize..(r.offset + r.len) as usize];
-            assert_eq!(frame::open(p, FrameKind::Node, f).expect("frame"), want);
+            let f = &file[r.offset as usize..(r.offset + r.len) as usize];
+            assert_eq!(frame::open(p, FrameKind::Node, f).expect("frame"), *want);
         }
+    }
+
+    #[test]
+    fn a_flushed_pack_reads_like_one_built_whole() {
+        let mut w = PackWriter::new();
+        let mut file: Vec<u8> = Vec::new();
+        let a = w.add(FrameKind::Node, b"before the flush");
+        file.extend_from_slice(&w.take_pending(Vec::new()));
+        assert_eq!((w.pending(), w.streaming()), (0, true));
+        let b = w.add(FrameKind::Node, b"after");
+        let c = w.add_sealed(&frame::seal(FrameKind::Node, b"moved"));
+        assert_eq!(w.len(), file.len() + w.pending());
+        let header = w.header();
+        let (pack, tail, frames) = w.finish();
+        file.extend_from_slice(&tail);
+        file[..header.len()].copy_from_slice(&header);
+        assert_eq!(frames, 3);
+        check_pack(
+            &file,
+            pack,
+            &[(a, b"before the flush"), (b, b"after"), (c, b"moved")],
+        );
     }
 
     #[test]

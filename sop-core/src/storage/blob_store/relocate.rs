@@ -33,22 +33,23 @@ const RELOCATE_BUDGET: u64 = 64 << 20;
 
 impl Engine {
     /// Copies the live nodes of sparse packs (except `skip`: nodes rewritten
-    /// or freed by this checkpoint) into `nodes`; returns
+    /// or freed by this checkpoint) into `nodes` (on a blocking thread: the
+    /// writer may append to its pack file); returns the writer and
     /// `(store id, node id, new physical id)` for each moved node. Call with
     /// the commit gate held exclusively (clustered: inside the section).
     pub(crate) async fn relocate_sparse_packs(
         self: &Arc<Self>,
-        nodes: &mut NodeWriter,
-        skip: &HashSet<NodeId>,
-    ) -> Result<Vec<(u32, NodeId, Uuid)>> {
+        nodes: NodeWriter,
+        skip: HashSet<NodeId>,
+    ) -> Result<(NodeWriter, Vec<(u32, NodeId, Uuid)>)> {
         if !self.blobs.backend().supports_packs() {
-            return Ok(Vec::new());
+            return Ok((nodes, Vec::new()));
         }
         let registry = self.registry_snapshot();
         let dropped = self.dropped.lock().clone();
-        let skip = skip.clone();
         let blobs = self.blobs.clone();
-        let frames = fsio::blocking(move || {
+        let (nodes, moved) = fsio::blocking(move || {
+            let mut nodes = nodes;
             let live = live_bytes_by_pack(
                 registry
                     .values()
@@ -59,9 +60,10 @@ impl Engine {
                 .into_iter()
                 .collect();
             if sparse.is_empty() {
-                return Ok(Vec::new());
+                return Ok((nodes, Vec::new()));
             }
-            Ok(registry
+            let mut moved = Vec::new();
+            let frames = registry
                 .values()
                 .filter(|h| !h.deleted && !skip.contains(&h.node_id))
                 .filter(|h| !dropped.contains(&h.store_id))
@@ -74,17 +76,23 @@ impl Engine {
                         .read_sealed(old)
                         .ok()
                         .map(|f| (h.store_id, h.node_id, old, f))
-                })
-                .collect::<Vec<_>>())
+                });
+            for (store, id, old, sealed) in frames {
+                if let Some(new) = nodes.add_sealed(&sealed) {
+                    moved.push((store, id, old, new));
+                }
+            }
+            nodes.check()?;
+            Ok((nodes, moved))
         })
         .await?;
-        let mut moved = Vec::with_capacity(frames.len());
-        for (store, id, old, sealed) in frames {
-            if let Some(new) = nodes.add_sealed(&sealed) {
+        let moved = moved
+            .into_iter()
+            .map(|(store, id, old, new)| {
                 self.l1.alias(old, new);
-                moved.push((store, id, new));
-            }
-        }
-        Ok(moved)
+                (store, id, new)
+            })
+            .collect();
+        Ok((nodes, moved))
     }
 }
