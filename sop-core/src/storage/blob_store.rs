@@ -107,6 +107,21 @@ impl FileBlobBackend {
         self.root.join(&hex[..2]).join(format!("{hex}.blob"))
     }
 
+    /// Runs `create` (which makes a file in the packs folder); when it fails
+    /// (the first pack: no folder yet), creates the folder durably and
+    /// retries once.
+    fn in_packs_folder<T>(&self, create: impl Fn() -> Result<T>) -> Result<T> {
+        if let Ok(t) = create() {
+            return Ok(t);
+        }
+        let dir = self.root.join("packs");
+        fsio::ensure_dir(&dir)?;
+        if let Some(parent) = dir.parent() {
+            fsio::sync_dir(parent)?;
+        }
+        create()
+    }
+
     /// Path of a pack file.
     pub fn pack_path(&self, pack: u64) -> PathBuf {
         self.root.join("packs").join(pack::pack_file_name(pack))
@@ -189,30 +204,13 @@ impl BlobBackend for FileBlobBackend {
 
     fn write_pack(&self, pack: u64, bytes: &[u8]) -> Result<()> {
         let path = self.pack_path(pack);
-        let dir = self.root.join("packs");
-        if fsio::write_new(&path, bytes, true).is_err() {
-            // First pack: create the folder and retry once.
-            fsio::ensure_dir(&dir)?;
-            if let Some(parent) = dir.parent() {
-                fsio::sync_dir(parent)?;
-            }
-            fsio::write_new(&path, bytes, true)?;
-        }
-        fsio::sync_dir(&dir)
+        self.in_packs_folder(|| fsio::write_new(&path, bytes, true))?;
+        fsio::sync_dir(&self.root.join("packs"))
     }
 
     fn create_pack(&self, pack: u64) -> Result<PackFile> {
         let path = self.pack_path(pack);
-        if let Ok(f) = PackFile::create(&path) {
-            return Ok(f);
-        }
-        // First pack: create the folder and retry once.
-        let dir = self.root.join("packs");
-        fsio::ensure_dir(&dir)?;
-        if let Some(parent) = dir.parent() {
-            fsio::sync_dir(parent)?;
-        }
-        PackFile::create(&path)
+        self.in_packs_folder(|| PackFile::create(&path))
     }
 
     fn remove_pack(&self, pack: u64) -> Result<()> {
