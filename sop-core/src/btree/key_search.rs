@@ -109,7 +109,15 @@ fn leaf_bound_by<K: 'static>(
     cmp: impl Fn(&K, &K) -> Ordering,
 ) -> usize {
     let (mut lo, mut hi) = (0, leaf.len());
+    // The first probes were requested with the leaf (its search lines); the
+    // last ones fall in a few lines that are requested together here.
+    let window = Leaf::<K>::window_items();
+    let mut window_requested = false;
     while lo < hi {
+        if !window_requested && hi - lo <= window {
+            leaf.prefetch_window(lo, hi);
+            window_requested = true;
+        }
         let mid = lo + (hi - lo) / 2;
         let less = match cmp(leaf.key(mid), key) {
             Ordering::Less => true,
@@ -164,6 +172,10 @@ mod tests {
         let custom = KeySearch::<u32>::custom(Arc::new(NaturalOrder));
         let keys: Vec<u32> = (0..100).map(|i| i * 2).collect();
         let leaf = leaf_of(&keys);
+        // The searches below pass through the window request, not only the
+        // plain binary search; a window past the end requests nothing.
+        assert!(Leaf::<u32>::window_items() < keys.len() / 2);
+        leaf.prefetch_window(keys.len() - 3, keys.len() + 5);
         let seps: Vec<(u32, Uuid)> = keys.iter().map(|k| (*k, MIN_ID)).collect();
         for probe in 0..=200u32 {
             for id in [MIN_ID, Uuid::from_u128(u128::MAX)] {

@@ -27,6 +27,10 @@ pub const MAX_LINES: usize = 16;
 /// Probes of a binary search [`search()`] requests: its first four levels.
 pub const SEARCH_PROBES: usize = 15;
 
+/// Bytes of the window a leaf search requests whole once it has narrowed to
+/// it (four lines): its last probes then cost one memory round, not one each.
+pub const WINDOW_BYTES: usize = 4 * LINE;
+
 /// Hints that the bytes of `items` (up to [`MAX_LINES`] lines) will be read
 /// soon.
 #[inline(always)]
